@@ -1,0 +1,89 @@
+# nginx-acme-server: top-level build.
+#
+#   make            core library, validator, admin tool, nginx module
+#   make demo       the main job: a local stack and certbot getting a cert
+#   make up/down    the same stack in the background, for manual use
+#   make test       everything CI runs
+#
+# demo, up and test install their Debian packages first (scripts/deps.sh).
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
+CPPFLAGS_ACME = -D_GNU_SOURCE -Isrc -I/usr/include/postgresql \
+                -I/usr/include/hiredis
+ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(CPPFLAGS_ACME) $(EXTRA_CFLAGS)
+CORE_LIBS  = -lpq -lhiredis -ljansson -lp11 -lssl -lcrypto -lpthread
+
+B = build
+
+CORE_SRCS = $(sort $(wildcard src/acme/*.c src/store/*.c src/ca/*.c \
+                               src/server/*.c))
+CORE_OBJS = $(CORE_SRCS:%.c=$(B)/obj/%.o)
+VALIDATOR_SRCS = $(sort $(wildcard validator/*.c))
+VALIDATOR_OBJS = $(VALIDATOR_SRCS:%.c=$(B)/obj/%.o)
+UNIT_SRCS = $(sort $(wildcard t/unit/test_*.c))
+UNIT_BINS = $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
+HEADERS = $(wildcard src/*/*.h validator/*.h)
+
+.PHONY: all lib validator admin module unit deps demo up down test \
+        test-unit test-protocol test-interop clean check-style
+
+all: lib validator admin module
+
+lib: $(B)/libacme.a
+validator: $(B)/acme-validator
+admin: $(B)/acme-server-admin
+module: $(B)/nginx/ngx_http_acme_server_module.so
+
+$(B)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libacme.a: $(CORE_OBJS)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/acme-validator: $(VALIDATOR_OBJS) $(B)/libacme.a
+	$(CC) $(ALL_CFLAGS) -o $@ $(VALIDATOR_OBJS) $(B)/libacme.a \
+	    $(CORE_LIBS) -lldns -lcurl
+
+$(B)/acme-server-admin: tools/acme_server_admin.c $(B)/libacme.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS)
+
+$(B)/nginx/ngx_http_acme_server_module.so: config \
+        ngx_http_acme_server_module.c $(CORE_SRCS) $(HEADERS)
+	scripts/build-module.sh
+
+unit: $(UNIT_BINS)
+
+$(B)/t/%: t/unit/%.c $(B)/libacme.a
+	@mkdir -p $(B)/t
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS) -lcmocka
+
+test-unit: unit
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+deps:
+	scripts/deps.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+up: deps
+	$(MAKE) all
+	scripts/stack.sh up
+
+down:
+	scripts/stack.sh down
+
+test: deps
+	$(MAKE) all unit
+	scripts/test.sh
+
+check-style:
+	scripts/check-style.sh
+
+clean:
+	rm -rf $(B)

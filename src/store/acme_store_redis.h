@@ -1,0 +1,74 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * Redis storage (hiredis 0.14, synchronous API).  Every hiredis call of
+ * the project is in acme_store_redis.c.  Blocking: call from an nginx
+ * thread-pool task or from the validator.
+ *
+ * Redis holds only what may be lost (DESIGN.md): spent nonces, the nonce
+ * epoch, and the validation stream "acme:validations" with consumer group
+ * "validators".  A stream entry has one field, "challenge", whose value is
+ * the challenge's public id; everything else is read from PostgreSQL.
+ */
+
+#ifndef ACME_STORE_REDIS_H
+#define ACME_STORE_REDIS_H
+
+#include <time.h>
+#include <stddef.h>
+#include "../acme/acme_core.h"
+
+
+#define ACME_REDIS_STREAM  "acme:validations"
+#define ACME_REDIS_GROUP   "validators"
+
+typedef struct acme_redis_s  acme_redis_t;
+
+/* a job read from the stream */
+typedef struct {
+    char   entry_id[64];                 /* stream entry id, for XACK */
+    char   chall_id[ACME_ID_LEN + 1];    /* challenge public id */
+} acme_redis_job_t;
+
+
+/*
+ * acme_redis_open(): host (name, IPv4, IPv6 or a unix socket path when it
+ * starts with '/'), port, timeout in milliseconds for connect and each
+ * command.  Returns a new handle (free with acme_redis_close) or NULL on
+ * allocation failure; the connection itself is made lazily and re-made
+ * after any failure.  acme_redis_errmsg() is borrowed until the next call.
+ */
+acme_redis_t *acme_redis_open(const char *host, int port, int timeout_ms);
+void acme_redis_close(acme_redis_t *rd);
+const char *acme_redis_errmsg(acme_redis_t *rd);
+
+/*
+ * RFC 8555 6.5 nonce spending, one round trip: the epoch key
+ * "acme:nonce:epoch" (unix time when this Redis data set began) and
+ * "SET acme:nonce:<nonce> 1 NX EX ttl".  A nonce minted before the epoch
+ * began cannot be proved unspent and is refused; a missing epoch (Redis
+ * lost its data) is set to now.  Returns ACME_OK (spent now), ACME_CONFLICT
+ * (already spent or older than the epoch) or ACME_ERROR.
+ */
+int acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
+    time_t minted, int ttl, time_t now);
+
+/* XADD one validation job (DESIGN.md "Validation") */
+int acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id);
+
+/*
+ * Validator side.  acme_redis_group_create() makes the stream and group if
+ * missing (BUSYGROUP is success).  acme_redis_job_read(): XREADGROUP of at
+ * most max new entries for consumer, blocking up to block_ms; *n is set to
+ * the count.  acme_redis_job_claim(): XAUTOCLAIM of entries idle longer
+ * than min_idle_ms.  acme_redis_job_ack(): XACK and XDEL.
+ */
+int acme_redis_group_create(acme_redis_t *rd);
+int acme_redis_job_read(acme_redis_t *rd, const char *consumer,
+    int block_ms, acme_redis_job_t *jobs, size_t max, size_t *n);
+int acme_redis_job_claim(acme_redis_t *rd, const char *consumer,
+    int min_idle_ms, acme_redis_job_t *jobs, size_t max, size_t *n);
+int acme_redis_job_ack(acme_redis_t *rd, const char *entry_id);
+
+
+#endif /* ACME_STORE_REDIS_H */
