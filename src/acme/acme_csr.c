@@ -1,0 +1,242 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ */
+
+#include <string.h>
+#include <strings.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include "acme_jwk.h"
+#include "acme_csr.h"
+
+
+static int
+acme_csr_key_check(EVP_PKEY *key, unsigned key_types, acme_problem_t *p)
+{
+    int   bits;
+    char  group[32];
+
+    switch (EVP_PKEY_get_base_id(key)) {
+
+    case EVP_PKEY_RSA:
+        bits = EVP_PKEY_get_bits(key);
+
+        if (!(key_types & ACME_KEY_RSA)) {
+            break;
+        }
+
+        if (bits < ACME_RSA_MIN_BITS || bits > ACME_RSA_MAX_BITS) {
+            return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                    "CSR RSA key has %d bits; %d to %d are "
+                                    "accepted", bits, ACME_RSA_MIN_BITS,
+                                    ACME_RSA_MAX_BITS);
+        }
+
+        return ACME_OK;
+
+    case EVP_PKEY_EC:
+        if (!EVP_PKEY_get_utf8_string_param(key, "group", group,
+                                            sizeof(group), NULL))
+        {
+            break;
+        }
+
+        if ((strcmp(group, "prime256v1") == 0 && (key_types & ACME_KEY_P256))
+            || (strcmp(group, "secp384r1") == 0
+                && (key_types & ACME_KEY_P384)))
+        {
+            return ACME_OK;
+        }
+
+        return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                "CSR EC key on curve %s is not accepted",
+                                group);
+
+    case EVP_PKEY_ED25519:
+        if (key_types & ACME_KEY_ED25519) {
+            return ACME_OK;
+        }
+
+        break;
+    }
+
+    return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                            "CSR public key type is not accepted");
+}
+
+
+static int
+acme_csr_names_check(X509_REQ *req, const char *const *names, size_t n,
+    acme_problem_t *p)
+{
+    int                     i, cn_len, found;
+    size_t                  j, count;
+    char                    cn[ACME_DNS_NAME_MAX + 2], seen[ACME_CSR_MAX_NAMES];
+    const char             *s;
+    GENERAL_NAME           *gn;
+    X509_EXTENSION         *ext;
+    ASN1_IA5STRING         *ia5;
+    GENERAL_NAMES          *san;
+    STACK_OF(X509_EXTENSION) *exts;
+
+    if (n > ACME_CSR_MAX_NAMES) {
+        return acme_problem_set(p, ACME_PROB_BAD_CSR, "too many names");
+    }
+
+    memset(seen, 0, sizeof(seen));
+    san = NULL;
+    exts = X509_REQ_get_extensions(req);
+
+    for (i = 0; exts && i < sk_X509_EXTENSION_num(exts); i++) {
+        ext = sk_X509_EXTENSION_value(exts, i);
+
+        if (OBJ_obj2nid(X509_EXTENSION_get_object(ext))
+            == NID_subject_alt_name)
+        {
+            if (san != NULL) {
+                GENERAL_NAMES_free(san);
+                sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+                return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                        "CSR has two subjectAltName "
+                                        "extensions");
+            }
+
+            san = X509V3_EXT_d2i(ext);
+            if (san == NULL) {
+                sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+                ERR_clear_error();
+                return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                        "CSR subjectAltName does not parse");
+            }
+        }
+    }
+
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+
+    count = 0;
+
+    for (i = 0; san && i < sk_GENERAL_NAME_num(san); i++) {
+        gn = sk_GENERAL_NAME_value(san, i);
+
+        if (gn->type != GEN_DNS) {
+            GENERAL_NAMES_free(san);
+            return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                    "CSR requests a subjectAltName that is "
+                                    "not a dNSName, which the order lacks");
+        }
+
+        ia5 = gn->d.dNSName;
+        s = (const char *) ASN1_STRING_get0_data(ia5);
+        found = 0;
+
+        for (j = 0; j < n; j++) {
+            if ((size_t) ASN1_STRING_length(ia5) == strlen(names[j])
+                && strncasecmp(s, names[j], strlen(names[j])) == 0)
+            {
+                found = 1;
+                if (!seen[j]) {
+                    seen[j] = 1;
+                    count++;
+                }
+
+                break;
+            }
+        }
+
+        if (!found) {
+            GENERAL_NAMES_free(san);
+            return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                    "CSR requests the name \"%.*s\", which "
+                                    "is not an identifier of the order",
+                                    ASN1_STRING_length(ia5) > 253
+                                    ? 253 : ASN1_STRING_length(ia5), s);
+        }
+    }
+
+    GENERAL_NAMES_free(san);
+
+    if (count != n) {
+        for (j = 0; j < n && seen[j]; j++) { /* void */ }
+
+        return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                "CSR does not request the order's "
+                                "identifier \"%s\"", names[j]);
+    }
+
+    /* RFC 8555 7.4: the CN, if present, is one of the requested names */
+    cn_len = X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
+                                       NID_commonName, cn, sizeof(cn));
+    if (cn_len >= 0) {
+        for (j = 0; j < n; j++) {
+            if (strcasecmp(cn, names[j]) == 0) {
+                return ACME_OK;
+            }
+        }
+
+        return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                "CSR common name \"%.253s\" is not among its "
+                                "subjectAltNames", cn);
+    }
+
+    return ACME_OK;
+}
+
+
+int
+acme_csr_check(const unsigned char *der, size_t len,
+    const char *const *names, size_t n, EVP_PKEY *account_key,
+    unsigned key_types, X509_REQ **req, acme_problem_t *p)
+{
+    EVP_PKEY             *key;
+    X509_REQ             *r;
+    const unsigned char  *q;
+
+    *req = NULL;
+    q = der;
+
+    r = d2i_X509_REQ(NULL, &q, (long) len);
+    if (r == NULL || q != der + len) {
+        X509_REQ_free(r);
+        ERR_clear_error();
+        return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                "CSR is not a DER-encoded PKCS#10 request");
+    }
+
+    key = X509_REQ_get0_pubkey(r);
+    if (key == NULL) {
+        ERR_clear_error();
+        acme_problem_set(p, ACME_PROB_BAD_CSR, "CSR public key is invalid");
+        goto failed;
+    }
+
+    if (X509_REQ_verify(r, key) != 1) {
+        ERR_clear_error();
+        acme_problem_set(p, ACME_PROB_BAD_CSR, "CSR signature is invalid");
+        goto failed;
+    }
+
+    if (acme_csr_key_check(key, key_types, p) != ACME_OK) {
+        goto failed;
+    }
+
+    if (account_key && acme_pkey_equal_public(key, account_key)) {
+        acme_problem_set(p, ACME_PROB_BAD_CSR,
+                         "CSR public key is the account key "
+                         "(RFC 8555 11.1)");
+        goto failed;
+    }
+
+    if (acme_csr_names_check(r, names, n, p) != ACME_OK) {
+        goto failed;
+    }
+
+    *req = r;
+
+    return ACME_OK;
+
+failed:
+
+    X509_REQ_free(r);
+
+    return ACME_ERROR;
+}
