@@ -1,0 +1,1380 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * PostgreSQL storage: every SQL statement of the project.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include "acme_store_pg.h"
+
+
+#define ACME_PG_ERR_MAX  512
+#define ACME_PG_MAX_SQL  (1024 * 1024)
+
+
+struct acme_pg_s {
+    PGconn  *conn;
+    char    *conninfo;
+    char     err[ACME_PG_ERR_MAX];
+};
+
+
+static int acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res);
+static PGresult *acme_pg_run(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params, ExecStatusType want);
+static int acme_pg_cmd(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params);
+static void acme_pg_rollback(acme_pg_t *pg);
+static char *acme_pg_strdup(PGresult *res, int row, int col);
+static time_t acme_pg_time(PGresult *res, int row, int col);
+static void acme_pg_copy(char *dst, size_t size, PGresult *res, int row,
+    int col);
+
+
+acme_pg_t *
+acme_pg_open(const char *conninfo)
+{
+    acme_pg_t  *pg;
+
+    pg = calloc(1, sizeof(acme_pg_t));
+    if (pg == NULL) {
+        return NULL;
+    }
+
+    pg->conninfo = strdup(conninfo);
+    if (pg->conninfo == NULL) {
+        free(pg);
+        return NULL;
+    }
+
+    (void) acme_pg_ensure(pg);
+
+    return pg;
+}
+
+
+int
+acme_pg_ensure(acme_pg_t *pg)
+{
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) {
+        return ACME_OK;
+    }
+
+    if (pg->conn) {
+        PQfinish(pg->conn);
+    }
+
+    pg->conn = PQconnectdb(pg->conninfo);
+
+    if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
+        snprintf(pg->err, sizeof(pg->err), "connect: %s",
+                 pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_close(acme_pg_t *pg)
+{
+    if (pg == NULL) {
+        return;
+    }
+
+    if (pg->conn) {
+        PQfinish(pg->conn);
+    }
+
+    free(pg->conninfo);
+    free(pg);
+}
+
+
+const char *
+acme_pg_errmsg(acme_pg_t *pg)
+{
+    return pg->err;
+}
+
+
+static int
+acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res)
+{
+    const char  *msg;
+
+    msg = res ? PQresultErrorMessage(res) : NULL;
+    if (msg == NULL || *msg == '\0') {
+        msg = pg->conn ? PQerrorMessage(pg->conn) : "no connection";
+    }
+
+    snprintf(pg->err, sizeof(pg->err), "%s: %s", what, msg);
+
+    /* strip libpq's trailing newline */
+    pg->err[strcspn(pg->err, "\n")] = '\0';
+
+    return ACME_ERROR;
+}
+
+
+static PGresult *
+acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
+    ExecStatusType want)
+{
+    PGresult  *res;
+
+    if (acme_pg_ensure(pg) != ACME_OK) {
+        return NULL;
+    }
+
+    res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+
+    if (res == NULL || PQresultStatus(res) != want) {
+        acme_pg_fail(pg, "query", res);
+        PQclear(res);
+        return NULL;
+    }
+
+    return res;
+}
+
+
+static int
+acme_pg_cmd(acme_pg_t *pg, const char *sql, int n, const char *const *params)
+{
+    PGresult  *res;
+
+    res = acme_pg_run(pg, sql, n, params, PGRES_COMMAND_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+static void
+acme_pg_rollback(acme_pg_t *pg)
+{
+    PGresult  *res;
+
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK
+        && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+    {
+        res = PQexec(pg->conn, "ROLLBACK");
+        PQclear(res);
+    }
+}
+
+
+static char *
+acme_pg_strdup(PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col)) {
+        return NULL;
+    }
+
+    return strdup(PQgetvalue(res, row, col));
+}
+
+
+static time_t
+acme_pg_time(PGresult *res, int row, int col)
+{
+    if (PQgetisnull(res, row, col)) {
+        return 0;
+    }
+
+    return (time_t) strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+
+static void
+acme_pg_copy(char *dst, size_t size, PGresult *res, int row, int col)
+{
+    snprintf(dst, size, "%s", PQgetvalue(res, row, col));
+}
+
+
+/* ---------------------------------------------------------------- */
+/* migrations */
+
+
+static int
+acme_pg_migration_name(const struct dirent *d)
+{
+    size_t  n;
+
+    n = strlen(d->d_name);
+
+    return n > 9 && d->d_name[0] >= '0' && d->d_name[0] <= '9'
+           && d->d_name[4] == '_' && strcmp(d->d_name + n - 4, ".sql") == 0;
+}
+
+
+static char *
+acme_pg_read_file(const char *path)
+{
+    long   len;
+    char  *buf;
+    FILE  *f;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    buf = NULL;
+
+    if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0
+        && len < ACME_PG_MAX_SQL && fseek(f, 0, SEEK_SET) == 0)
+    {
+        buf = malloc(len + 1);
+        if (buf && fread(buf, 1, len, f) != (size_t) len) {
+            free(buf);
+            buf = NULL;
+
+        } else if (buf) {
+            buf[len] = '\0';
+        }
+    }
+
+    fclose(f);
+
+    return buf;
+}
+
+
+int
+acme_pg_migrate(acme_pg_t *pg, const char *dir, int *applied,
+    void (*log)(const char *msg))
+{
+    int              i, n, rc;
+    char             path[4096], version[256], msg[512];
+    char            *sql;
+    PGresult        *res;
+    const char      *params[1];
+    struct dirent  **list;
+
+    *applied = 0;
+
+    if (acme_pg_ensure(pg) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    n = scandir(dir, &list, acme_pg_migration_name, alphasort);
+    if (n < 0) {
+        snprintf(pg->err, sizeof(pg->err), "cannot read directory \"%s\"",
+                 dir);
+        return ACME_ERROR;
+    }
+
+    rc = ACME_ERROR;
+
+    /* one migrator at a time */
+    res = acme_pg_run(pg, "SELECT pg_advisory_lock(8555)", 0, NULL,
+                      PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto done;
+    }
+
+    PQclear(res);
+
+    if (acme_pg_cmd(pg, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version text PRIMARY KEY, applied_at timestamptz "
+                        "NOT NULL DEFAULT now())", 0, NULL) != ACME_OK)
+    {
+        goto unlock;
+    }
+
+    for (i = 0; i < n; i++) {
+        snprintf(version, sizeof(version), "%.*s",
+                 (int) strlen(list[i]->d_name) - 4, list[i]->d_name);
+        params[0] = version;
+
+        res = acme_pg_run(pg, "SELECT 1 FROM schema_migrations "
+                              "WHERE version = $1", 1, params,
+                          PGRES_TUPLES_OK);
+        if (res == NULL) {
+            goto unlock;
+        }
+
+        if (PQntuples(res) > 0) {
+            PQclear(res);
+            continue;
+        }
+
+        PQclear(res);
+
+        snprintf(path, sizeof(path), "%s/%s", dir, list[i]->d_name);
+        sql = acme_pg_read_file(path);
+        if (sql == NULL) {
+            snprintf(pg->err, sizeof(pg->err), "cannot read \"%.400s\"",
+                     path);
+            goto unlock;
+        }
+
+        if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+            free(sql);
+            goto unlock;
+        }
+
+        res = PQexec(pg->conn, sql);
+        free(sql);
+
+        if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            acme_pg_fail(pg, version, res);
+            PQclear(res);
+            acme_pg_rollback(pg);
+            goto unlock;
+        }
+
+        PQclear(res);
+
+        if (acme_pg_cmd(pg, "INSERT INTO schema_migrations (version) "
+                            "VALUES ($1)", 1, params) != ACME_OK
+            || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+        {
+            acme_pg_rollback(pg);
+            goto unlock;
+        }
+
+        (*applied)++;
+
+        if (log) {
+            snprintf(msg, sizeof(msg), "applied %s", version);
+            log(msg);
+        }
+    }
+
+    rc = ACME_OK;
+
+unlock:
+
+    res = PQexec(pg->conn, "SELECT pg_advisory_unlock(8555)");
+    PQclear(res);
+
+done:
+
+    for (i = 0; i < n; i++) {
+        free(list[i]);
+    }
+
+    free(list);
+
+    return rc;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* accounts */
+
+
+#define ACME_PG_ACCOUNT_COLS                                                 \
+    "id, public_id, status, jwk, contact, tos_agreed, "                      \
+    "extract(epoch from created_at)::bigint"
+
+
+static int
+acme_pg_account_row(PGresult *res, acme_account_t *a)
+{
+    memset(a, 0, sizeof(*a));
+
+    if (PQntuples(res) == 0) {
+        return ACME_NOT_FOUND;
+    }
+
+    a->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(a->public_id, sizeof(a->public_id), res, 0, 1);
+    acme_pg_copy(a->status, sizeof(a->status), res, 0, 2);
+    a->jwk = acme_pg_strdup(res, 0, 3);
+    a->contact = acme_pg_strdup(res, 0, 4);
+    a->tos_agreed = PQgetvalue(res, 0, 5)[0] == 't';
+    a->created_at = acme_pg_time(res, 0, 6);
+
+    if (a->jwk == NULL || a->contact == NULL) {
+        acme_account_clear(a);
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_pg_account_query(acme_pg_t *pg, const char *sql, const char *ca,
+    const char *key, acme_account_t *a)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[2];
+
+    params[0] = ca;
+    params[1] = key;
+
+    res = acme_pg_run(pg, sql, 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        memset(a, 0, sizeof(*a));
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_account_row(res, a);
+    PQclear(res);
+
+    return rc;
+}
+
+
+int
+acme_pg_account_by_thumbprint(acme_pg_t *pg, const char *ca,
+    const char *thumbprint, acme_account_t *a)
+{
+    return acme_pg_account_query(pg,
+               "SELECT " ACME_PG_ACCOUNT_COLS " FROM accounts "
+               "WHERE ca = $1 AND jwk_thumbprint = $2", ca, thumbprint, a);
+}
+
+
+int
+acme_pg_account_by_public_id(acme_pg_t *pg, const char *ca,
+    const char *public_id, acme_account_t *a)
+{
+    return acme_pg_account_query(pg,
+               "SELECT " ACME_PG_ACCOUNT_COLS " FROM accounts "
+               "WHERE ca = $1 AND public_id = $2", ca, public_id, a);
+}
+
+
+int
+acme_pg_account_create(acme_pg_t *pg, const char *ca, const char *public_id,
+    const char *thumbprint, const char *jwk, const char *contact,
+    int tos_agreed, acme_account_t *a)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[6];
+
+    params[0] = public_id;
+    params[1] = ca;
+    params[2] = thumbprint;
+    params[3] = jwk;
+    params[4] = contact;
+    params[5] = tos_agreed ? "true" : "false";
+
+    /* the UNIQUE (ca, jwk_thumbprint) index settles a race of two
+     * newAccount requests with one key */
+    res = acme_pg_run(pg,
+              "INSERT INTO accounts (public_id, ca, jwk_thumbprint, jwk, "
+              "contact, tos_agreed) VALUES ($1, $2, $3, $4, $5, $6) "
+              "ON CONFLICT (ca, jwk_thumbprint) DO NOTHING "
+              "RETURNING " ACME_PG_ACCOUNT_COLS, 6, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        memset(a, 0, sizeof(*a));
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_account_row(res, a);
+    PQclear(res);
+
+    return rc == ACME_NOT_FOUND ? ACME_CONFLICT : rc;
+}
+
+
+int
+acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
+    const char *status)
+{
+    int          n;
+    char         idbuf[32];
+    PGresult    *res;
+    const char  *params[3];
+
+    snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
+    params[0] = idbuf;
+    params[1] = contact;
+    params[2] = status;
+
+    /* RFC 8555 7.1.6: valid -> deactivated only; nothing leaves the final
+     * states */
+    res = acme_pg_run(pg,
+              "UPDATE accounts SET contact = coalesce($2, contact), "
+              "status = coalesce($3, status) "
+              "WHERE id = $1 AND status = 'valid' RETURNING id",
+              3, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    return n ? ACME_OK : ACME_CONFLICT;
+}
+
+
+void
+acme_account_clear(acme_account_t *a)
+{
+    free(a->jwk);
+    free(a->contact);
+    memset(a, 0, sizeof(*a));
+}
+
+
+/* ---------------------------------------------------------------- */
+/* orders */
+
+
+static void
+acme_pg_time_param(char *buf, size_t size, time_t t, const char **param)
+{
+    if (t == 0) {
+        *param = NULL;
+        return;
+    }
+
+    snprintf(buf, size, "%lld", (long long) t);
+    *param = buf;
+}
+
+
+int
+acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
+    const char *public_id, time_t expires, time_t not_before,
+    time_t not_after, const char *identifiers_json,
+    const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires)
+{
+    size_t       i, j;
+    char         acct[32], exp[32], nb[32], na[32], aexp[32], oid[32];
+    char         azid[32];
+    PGresult    *res;
+    const char  *params[8];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    snprintf(exp, sizeof(exp), "%lld", (long long) expires);
+    snprintf(aexp, sizeof(aexp), "%lld", (long long) authz_expires);
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    params[0] = public_id;
+    params[1] = acct;
+    params[2] = exp;
+    acme_pg_time_param(nb, sizeof(nb), not_before, &params[3]);
+    acme_pg_time_param(na, sizeof(na), not_after, &params[4]);
+    params[5] = identifiers_json;
+
+    res = acme_pg_run(pg,
+              "INSERT INTO orders (public_id, account_id, expires, "
+              "not_before, not_after, identifiers) VALUES ($1, $2, "
+              "to_timestamp($3), to_timestamp($4), to_timestamp($5), $6) "
+              "RETURNING id", 6, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    acme_pg_copy(oid, sizeof(oid), res, 0, 0);
+    PQclear(res);
+
+    for (i = 0; i < nauthz; i++) {
+        params[0] = authz[i].authz_id;
+        params[1] = acct;
+        params[2] = authz[i].type;
+        params[3] = authz[i].value;
+        params[4] = authz[i].wildcard ? "true" : "false";
+        params[5] = aexp;
+
+        res = acme_pg_run(pg,
+                  "INSERT INTO authorizations (public_id, account_id, "
+                  "identifier_type, identifier_value, wildcard, expires) "
+                  "VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) "
+                  "RETURNING id", 6, params, PGRES_TUPLES_OK);
+        if (res == NULL) {
+            goto failed;
+        }
+
+        acme_pg_copy(azid, sizeof(azid), res, 0, 0);
+        PQclear(res);
+
+        params[0] = oid;
+        params[1] = azid;
+
+        if (acme_pg_cmd(pg, "INSERT INTO order_authorizations (order_id, "
+                            "authorization_id) VALUES ($1, $2)", 2, params)
+            != ACME_OK)
+        {
+            goto failed;
+        }
+
+        for (j = 0; j < 3 && authz[i].chall_types[j]; j++) {
+            params[0] = authz[i].chall_ids[j];
+            params[1] = azid;
+            params[2] = authz[i].chall_types[j];
+            params[3] = authz[i].tokens[j];
+
+            if (acme_pg_cmd(pg, "INSERT INTO challenges (public_id, "
+                                "authorization_id, type, token) VALUES "
+                                "($1, $2, $3, $4)", 4, params)
+                != ACME_OK)
+            {
+                goto failed;
+            }
+        }
+    }
+
+    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
+        goto failed;
+    }
+
+    return ACME_OK;
+
+failed:
+
+    acme_pg_rollback(pg);
+
+    return ACME_ERROR;
+}
+
+
+static int
+acme_pg_split_ids(const char *s, char ***ids, size_t *n)
+{
+    size_t       i, count;
+    const char  *p, *e;
+
+    *ids = NULL;
+    *n = 0;
+
+    if (s == NULL || *s == '\0') {
+        return ACME_OK;
+    }
+
+    count = 1;
+    for (p = s; *p; p++) {
+        count += (*p == ',');
+    }
+
+    *ids = calloc(count, sizeof(char *));
+    if (*ids == NULL) {
+        return ACME_ERROR;
+    }
+
+    p = s;
+
+    for (i = 0; i < count; i++) {
+        e = strchr(p, ',');
+        if (e == NULL) {
+            e = p + strlen(p);
+        }
+
+        (*ids)[i] = strndup(p, e - p);
+        if ((*ids)[i] == NULL) {
+            acme_pg_strv_free(*ids, i);
+            *ids = NULL;
+            return ACME_ERROR;
+        }
+
+        p = e + 1;
+    }
+
+    *n = count;
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_order_get(acme_pg_t *pg, const char *public_id, acme_order_t *o)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(o, 0, sizeof(*o));
+    params[0] = public_id;
+
+    res = acme_pg_run(pg,
+              "SELECT o.id, o.public_id, o.account_id, o.status, "
+              "extract(epoch from o.expires)::bigint, "
+              "extract(epoch from o.not_before)::bigint, "
+              "extract(epoch from o.not_after)::bigint, "
+              "o.identifiers, o.error, coalesce(c.public_id, ''), "
+              "(SELECT string_agg(a.public_id, ',' ORDER BY a.id) "
+              "   FROM order_authorizations oa JOIN authorizations a "
+              "     ON a.id = oa.authorization_id WHERE oa.order_id = o.id) "
+              "FROM orders o LEFT JOIN certificates c "
+              "  ON c.id = o.certificate_id WHERE o.public_id = $1",
+              1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    o->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(o->public_id, sizeof(o->public_id), res, 0, 1);
+    o->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    acme_pg_copy(o->status, sizeof(o->status), res, 0, 3);
+    o->expires = acme_pg_time(res, 0, 4);
+    o->not_before = acme_pg_time(res, 0, 5);
+    o->not_after = acme_pg_time(res, 0, 6);
+    o->identifiers = acme_pg_strdup(res, 0, 7);
+    o->error = acme_pg_strdup(res, 0, 8);
+    acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, 9);
+
+    rc = acme_pg_split_ids(PQgetisnull(res, 0, 10) ? NULL
+                           : PQgetvalue(res, 0, 10), &o->authz_ids,
+                           &o->nauthz);
+    PQclear(res);
+
+    if (rc != ACME_OK || o->identifiers == NULL) {
+        acme_order_clear(o);
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+void
+acme_order_clear(acme_order_t *o)
+{
+    free(o->identifiers);
+    free(o->error);
+    acme_pg_strv_free(o->authz_ids, o->nauthz);
+    memset(o, 0, sizeof(*o));
+}
+
+
+void
+acme_pg_strv_free(char **v, size_t n)
+{
+    size_t  i;
+
+    if (v == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        free(v[i]);
+    }
+
+    free(v);
+}
+
+
+/* ---------------------------------------------------------------- */
+/* authorizations and challenges */
+
+
+#define ACME_PG_AUTHZ_SELECT                                                 \
+    "SELECT a.id, a.public_id, a.account_id, a.identifier_type, "            \
+    "a.identifier_value, a.wildcard, a.status, "                             \
+    "extract(epoch from a.expires)::bigint, "                                \
+    "c.id, c.public_id, c.type, c.token, c.status, "                         \
+    "extract(epoch from c.validated)::bigint, c.error "                      \
+    "FROM authorizations a JOIN challenges c ON c.authorization_id = a.id "
+
+
+static int
+acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
+{
+    int            i, n;
+    acme_chall_t  *ch;
+
+    memset(az, 0, sizeof(*az));
+    n = PQntuples(res);
+
+    if (n == 0) {
+        return ACME_NOT_FOUND;
+    }
+
+    az->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(az->public_id, sizeof(az->public_id), res, 0, 1);
+    az->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    acme_pg_copy(az->identifier_type, sizeof(az->identifier_type), res, 0, 3);
+    acme_pg_copy(az->identifier_value, sizeof(az->identifier_value), res, 0,
+                 4);
+    az->wildcard = PQgetvalue(res, 0, 5)[0] == 't';
+    acme_pg_copy(az->status, sizeof(az->status), res, 0, 6);
+    az->expires = acme_pg_time(res, 0, 7);
+
+    az->challs = calloc(n, sizeof(acme_chall_t));
+    if (az->challs == NULL) {
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        ch = &az->challs[i];
+        ch->id = strtoll(PQgetvalue(res, i, 8), NULL, 10);
+        acme_pg_copy(ch->public_id, sizeof(ch->public_id), res, i, 9);
+        acme_pg_copy(ch->type, sizeof(ch->type), res, i, 10);
+        acme_pg_copy(ch->token, sizeof(ch->token), res, i, 11);
+        acme_pg_copy(ch->status, sizeof(ch->status), res, i, 12);
+        ch->validated = acme_pg_time(res, i, 13);
+        ch->error = acme_pg_strdup(res, i, 14);
+        az->nchalls++;
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_pg_authz_query(acme_pg_t *pg, const char *sql, const char *public_id,
+    acme_authz_t *az)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(az, 0, sizeof(*az));
+    params[0] = public_id;
+
+    res = acme_pg_run(pg, sql, 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_authz_rows(res, az);
+    PQclear(res);
+
+    if (rc == ACME_ERROR) {
+        acme_authz_clear(az);
+    }
+
+    return rc;
+}
+
+
+int
+acme_pg_authz_get(acme_pg_t *pg, const char *public_id, acme_authz_t *az)
+{
+    return acme_pg_authz_query(pg, ACME_PG_AUTHZ_SELECT
+                               "WHERE a.public_id = $1 ORDER BY c.id",
+                               public_id, az);
+}
+
+
+int
+acme_pg_chall_get(acme_pg_t *pg, const char *public_id, acme_authz_t *az)
+{
+    return acme_pg_authz_query(pg, ACME_PG_AUTHZ_SELECT
+                               "WHERE c.public_id = $1", public_id, az);
+}
+
+
+void
+acme_authz_clear(acme_authz_t *az)
+{
+    size_t  i;
+
+    for (i = 0; i < az->nchalls; i++) {
+        free(az->challs[i].error);
+    }
+
+    free(az->challs);
+    memset(az, 0, sizeof(*az));
+}
+
+
+int
+acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now)
+{
+    int          n;
+    char         id[32], t[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(id, sizeof(id), "%" PRId64, chall_id);
+    snprintf(t, sizeof(t), "%lld", (long long) now);
+    params[0] = id;
+    params[1] = t;
+
+    /* RFC 8555 7.1.6: pending -> processing while the authorization is
+     * pending and unexpired; one statement, so it is atomic */
+    res = acme_pg_run(pg,
+              "UPDATE challenges c SET status = 'processing', "
+              "updated_at = now(), attempts = attempts + 1 "
+              "FROM authorizations a WHERE c.id = $1 "
+              "AND c.status = 'pending' AND a.id = c.authorization_id "
+              "AND a.status = 'pending' AND a.expires > to_timestamp($2) "
+              "RETURNING c.id", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    return n ? ACME_OK : ACME_CONFLICT;
+}
+
+
+int
+acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
+    acme_pg_job_t *job)
+{
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(job, 0, sizeof(*job));
+    params[0] = chall_public_id;
+
+    res = acme_pg_run(pg,
+              "SELECT c.id, c.public_id, c.type, c.token, c.status, "
+              "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
+              "a.id FROM challenges c "
+              "JOIN authorizations a ON a.id = c.authorization_id "
+              "JOIN accounts acc ON acc.id = a.account_id "
+              "WHERE c.public_id = $1", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    job->chall_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(job->chall_public_id, sizeof(job->chall_public_id), res, 0,
+                 1);
+    acme_pg_copy(job->type, sizeof(job->type), res, 0, 2);
+    acme_pg_copy(job->token, sizeof(job->token), res, 0, 3);
+    acme_pg_copy(job->status, sizeof(job->status), res, 0, 4);
+    acme_pg_copy(job->identifier_type, sizeof(job->identifier_type), res, 0,
+                 5);
+    acme_pg_copy(job->identifier_value, sizeof(job->identifier_value), res,
+                 0, 6);
+    acme_pg_copy(job->thumbprint, sizeof(job->thumbprint), res, 0, 7);
+    job->authz_id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
+    const char *error_json, const char *validation_record_json)
+{
+    int          n;
+    char         cid[32], aid[32];
+    PGresult    *res;
+    const char  *params[4];
+
+    snprintf(cid, sizeof(cid), "%" PRId64, job->chall_id);
+    snprintf(aid, sizeof(aid), "%" PRId64, job->authz_id);
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    /* Lock the orders first, in id order: two authorizations of one order
+     * validated at once then see each other's result, so the order moves
+     * to ready exactly once (READ COMMITTED re-reads per statement). */
+    params[0] = aid;
+    res = acme_pg_run(pg,
+              "SELECT o.id FROM orders o JOIN order_authorizations oa "
+              "ON oa.order_id = o.id WHERE oa.authorization_id = $1 "
+              "ORDER BY o.id FOR UPDATE OF o", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    PQclear(res);
+
+    params[0] = cid;
+    params[1] = error_json ? "invalid" : "valid";
+    params[2] = error_json;
+    params[3] = validation_record_json;
+
+    res = acme_pg_run(pg,
+              "UPDATE challenges SET status = $2, validated = CASE WHEN "
+              "$2 = 'valid' THEN now() END, error = $3, "
+              "validation_record = $4, updated_at = now() "
+              "WHERE id = $1 AND status = 'processing' RETURNING id",
+              4, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    if (n == 0) {
+        acme_pg_rollback(pg);
+        return ACME_CONFLICT;
+    }
+
+    params[0] = aid;
+    params[1] = error_json ? "invalid" : "valid";
+
+    if (acme_pg_cmd(pg, "UPDATE authorizations SET status = $2 "
+                        "WHERE id = $1 AND status = 'pending'", 2, params)
+        != ACME_OK)
+    {
+        goto failed;
+    }
+
+    if (error_json == NULL) {
+        /* RFC 8555 7.1.6: pending -> ready once every authorization of
+         * the order is valid */
+        if (acme_pg_cmd(pg,
+                "UPDATE orders o SET status = 'ready', updated_at = now() "
+                "WHERE o.status = 'pending' AND o.id IN (SELECT order_id "
+                "FROM order_authorizations WHERE authorization_id = $1) "
+                "AND NOT EXISTS (SELECT 1 FROM order_authorizations oa "
+                "JOIN authorizations a ON a.id = oa.authorization_id "
+                "WHERE oa.order_id = o.id AND a.status <> 'valid')",
+                1, params) != ACME_OK)
+        {
+            goto failed;
+        }
+
+    } else {
+        /* RFC 8555 7.1.6: an order whose authorization fails is invalid */
+        params[1] = error_json;
+
+        if (acme_pg_cmd(pg,
+                "UPDATE orders SET status = 'invalid', error = $2, "
+                "updated_at = now() WHERE status IN ('pending', 'ready') "
+                "AND id IN (SELECT order_id FROM order_authorizations "
+                "WHERE authorization_id = $1)", 2, params) != ACME_OK)
+        {
+            goto failed;
+        }
+    }
+
+    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
+        goto failed;
+    }
+
+    return ACME_OK;
+
+failed:
+
+    acme_pg_rollback(pg);
+
+    return ACME_ERROR;
+}
+
+
+int
+acme_pg_chall_stale(acme_pg_t *pg, int older_than, size_t max, char ***ids,
+    size_t *n)
+{
+    int          i, rows;
+    char         age[32], lim[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    *ids = NULL;
+    *n = 0;
+
+    snprintf(age, sizeof(age), "%d", older_than);
+    snprintf(lim, sizeof(lim), "%zu", max);
+    params[0] = age;
+    params[1] = lim;
+
+    res = acme_pg_run(pg,
+              "SELECT public_id FROM challenges WHERE status = 'processing' "
+              "AND updated_at < now() - make_interval(secs => $1) "
+              "ORDER BY updated_at LIMIT $2", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rows = PQntuples(res);
+
+    if (rows > 0) {
+        *ids = calloc(rows, sizeof(char *));
+        if (*ids == NULL) {
+            PQclear(res);
+            return ACME_ERROR;
+        }
+
+        for (i = 0; i < rows; i++) {
+            (*ids)[i] = strdup(PQgetvalue(res, i, 0));
+            if ((*ids)[i] == NULL) {
+                acme_pg_strv_free(*ids, i);
+                *ids = NULL;
+                PQclear(res);
+                return ACME_ERROR;
+            }
+        }
+    }
+
+    *n = rows;
+
+    /* touch them, so that a busy queue does not re-enqueue them again at
+     * the next scan */
+    if (rows > 0) {
+        PQclear(res);
+        res = acme_pg_run(pg,
+                  "UPDATE challenges SET updated_at = now() "
+                  "WHERE status = 'processing' "
+                  "AND updated_at < now() - make_interval(secs => $1) "
+                  "AND public_id IN (SELECT public_id FROM challenges "
+                  "WHERE status = 'processing' ORDER BY updated_at "
+                  "LIMIT $2)", 2, params, PGRES_COMMAND_OK);
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* finalize and certificates */
+
+
+int
+acme_pg_finalize_begin(acme_pg_t *pg, int64_t order_id, int64_t account_id,
+    const char *cert_public_id, const char *serial_hex)
+{
+    int          n;
+    char         oid[32], acct[32];
+    PGresult    *res;
+    const char  *params[4];
+
+    snprintf(oid, sizeof(oid), "%" PRId64, order_id);
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    params[0] = oid;
+
+    /* RFC 8555 7.1.6: ready -> processing, once */
+    res = acme_pg_run(pg,
+              "UPDATE orders SET status = 'processing', updated_at = now() "
+              "WHERE id = $1 AND status = 'ready' AND expires > now() "
+              "RETURNING id", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    if (n == 0) {
+        acme_pg_rollback(pg);
+        return ACME_CONFLICT;
+    }
+
+    /* the serial is reserved before it is ever signed (DESIGN.md) */
+    params[0] = cert_public_id;
+    params[1] = serial_hex;
+    params[2] = oid;
+    params[3] = acct;
+
+    if (acme_pg_cmd(pg, "INSERT INTO certificates (public_id, serial, "
+                        "order_id, account_id) VALUES ($1, $2, $3, $4)",
+                    4, params) != ACME_OK
+        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+    {
+        goto failed;
+    }
+
+    return ACME_OK;
+
+failed:
+
+    acme_pg_rollback(pg);
+
+    return ACME_ERROR;
+}
+
+
+int
+acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
+    const char *cert_public_id, const unsigned char *der, size_t der_len,
+    const char *chain_pem, time_t not_before, time_t not_after)
+{
+    int          n, formats[5], lengths[5];
+    char         oid[32], nb[32], na[32], cid[32];
+    PGresult    *res;
+    const char  *params[5];
+
+    snprintf(oid, sizeof(oid), "%" PRId64, order_id);
+    snprintf(nb, sizeof(nb), "%lld", (long long) not_before);
+    snprintf(na, sizeof(na), "%lld", (long long) not_after);
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    params[0] = cert_public_id;
+    params[1] = (const char *) der;
+    params[2] = chain_pem;
+    params[3] = nb;
+    params[4] = na;
+    memset(formats, 0, sizeof(formats));
+    memset(lengths, 0, sizeof(lengths));
+    formats[1] = 1;
+    lengths[1] = (int) der_len;
+
+    res = PQexecParams(pg->conn,
+              "UPDATE certificates SET der = $2, chain = $3, "
+              "not_before = to_timestamp($4), not_after = to_timestamp($5) "
+              "WHERE public_id = $1 AND der IS NULL RETURNING id",
+              5, NULL, params, lengths, formats, 0);
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
+        || PQntuples(res) != 1)
+    {
+        acme_pg_fail(pg, "store certificate", res);
+        PQclear(res);
+        goto failed;
+    }
+
+    acme_pg_copy(cid, sizeof(cid), res, 0, 0);
+    PQclear(res);
+
+    params[0] = oid;
+    params[1] = cid;
+
+    res = acme_pg_run(pg,
+              "UPDATE orders SET status = 'valid', certificate_id = $2, "
+              "updated_at = now() WHERE id = $1 AND status = 'processing' "
+              "RETURNING id", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    if (n == 0) {
+        snprintf(pg->err, sizeof(pg->err), "order %s left processing",
+                 oid);
+        goto failed;
+    }
+
+    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
+        goto failed;
+    }
+
+    return ACME_OK;
+
+failed:
+
+    acme_pg_rollback(pg);
+
+    return ACME_ERROR;
+}
+
+
+int
+acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id, const char *error_json)
+{
+    char         oid[32];
+    const char  *params[2];
+
+    snprintf(oid, sizeof(oid), "%" PRId64, order_id);
+    params[0] = oid;
+    params[1] = error_json;
+
+    return acme_pg_cmd(pg, "UPDATE orders SET status = 'invalid', "
+                           "error = $2, updated_at = now() "
+                           "WHERE id = $1 AND status = 'processing'",
+                       2, params);
+}
+
+
+static unsigned char *
+acme_pg_unhex(const char *s, size_t *len)
+{
+    size_t          i, n;
+    unsigned int    b;
+    unsigned char  *out;
+
+    n = strlen(s) / 2;
+    out = malloc(n ? n : 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (sscanf(s + 2 * i, "%2x", &b) != 1) {
+            free(out);
+            return NULL;
+        }
+
+        out[i] = (unsigned char) b;
+    }
+
+    *len = n;
+
+    return out;
+}
+
+
+int
+acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c)
+{
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(c, 0, sizeof(*c));
+    params[0] = public_id;
+
+    res = acme_pg_run(pg,
+              "SELECT id, public_id, serial, order_id, account_id, "
+              "encode(der, 'hex'), chain, "
+              "extract(epoch from revoked_at)::bigint "
+              "FROM certificates WHERE public_id = $1", 1, params,
+              PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    c->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(c->public_id, sizeof(c->public_id), res, 0, 1);
+    acme_pg_copy(c->serial, sizeof(c->serial), res, 0, 2);
+    c->order_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    c->account_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+
+    if (!PQgetisnull(res, 0, 5)) {
+        c->der = acme_pg_unhex(PQgetvalue(res, 0, 5), &c->der_len);
+        if (c->der == NULL) {
+            PQclear(res);
+            return ACME_ERROR;
+        }
+    }
+
+    c->chain = acme_pg_strdup(res, 0, 6);
+    c->revoked_at = acme_pg_time(res, 0, 7);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+void
+acme_cert_clear(acme_cert_t *c)
+{
+    free(c->der);
+    free(c->chain);
+    memset(c, 0, sizeof(*c));
+}

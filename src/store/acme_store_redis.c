@@ -1,0 +1,422 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * Redis storage: every hiredis call of the project.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hiredis.h>
+#include "acme_store_redis.h"
+
+
+#define ACME_REDIS_ERR_MAX  256
+
+
+struct acme_redis_s {
+    redisContext  *ctx;
+    char          *host;
+    int            port;
+    int            timeout_ms;
+    char           err[ACME_REDIS_ERR_MAX];
+};
+
+
+/*
+ * RFC 8555 6.5 spend, atomically: KEYS[1] epoch, KEYS[2] the nonce;
+ * ARGV[1] now, ARGV[2] minting time, ARGV[3] ttl.  Returns 1 when spent
+ * now, 0 when spent before, -1 when minted no later than the epoch began
+ * (its spending may have been lost with the data set).
+ */
+static const char  acme_redis_spend_lua[] =
+    "local e = redis.call('GET', KEYS[1]) "
+    "if not e then redis.call('SET', KEYS[1], ARGV[1]) e = ARGV[1] end "
+    "if tonumber(ARGV[2]) <= tonumber(e) then return -1 end "
+    "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) "
+    "then return 1 end "
+    "return 0";
+
+
+static struct timeval
+acme_redis_tv(int ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    return tv;
+}
+
+
+acme_redis_t *
+acme_redis_open(const char *host, int port, int timeout_ms)
+{
+    acme_redis_t  *rd;
+
+    rd = calloc(1, sizeof(acme_redis_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->host = strdup(host);
+    if (rd->host == NULL) {
+        free(rd);
+        return NULL;
+    }
+
+    rd->port = port;
+    rd->timeout_ms = timeout_ms;
+
+    return rd;
+}
+
+
+void
+acme_redis_close(acme_redis_t *rd)
+{
+    if (rd == NULL) {
+        return;
+    }
+
+    if (rd->ctx) {
+        redisFree(rd->ctx);
+    }
+
+    free(rd->host);
+    free(rd);
+}
+
+
+const char *
+acme_redis_errmsg(acme_redis_t *rd)
+{
+    return rd->err;
+}
+
+
+static int
+acme_redis_ensure(acme_redis_t *rd)
+{
+    struct timeval  tv;
+
+    if (rd->ctx && rd->ctx->err == 0) {
+        return ACME_OK;
+    }
+
+    if (rd->ctx) {
+        redisFree(rd->ctx);
+        rd->ctx = NULL;
+    }
+
+    tv = acme_redis_tv(rd->timeout_ms);
+
+    if (rd->host[0] == '/') {
+        rd->ctx = redisConnectUnixWithTimeout(rd->host, tv);
+
+    } else {
+        rd->ctx = redisConnectWithTimeout(rd->host, rd->port, tv);
+    }
+
+    if (rd->ctx == NULL || rd->ctx->err) {
+        snprintf(rd->err, sizeof(rd->err), "connect to %s:%d: %s", rd->host,
+                 rd->port, rd->ctx ? rd->ctx->errstr : "out of memory");
+        if (rd->ctx) {
+            redisFree(rd->ctx);
+            rd->ctx = NULL;
+        }
+
+        return ACME_ERROR;
+    }
+
+    if (redisSetTimeout(rd->ctx, tv) != REDIS_OK) {
+        snprintf(rd->err, sizeof(rd->err), "set timeout: %s",
+                 rd->ctx->errstr);
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+/* a reply or NULL with rd->err set; a connection error drops the
+ * connection so that the next call reconnects */
+static redisReply *
+acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
+{
+    if (r == NULL) {
+        snprintf(rd->err, sizeof(rd->err), "%s: %s", what,
+                 rd->ctx->errstr[0] ? rd->ctx->errstr : "no reply");
+        redisFree(rd->ctx);
+        rd->ctx = NULL;
+        return NULL;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(rd->err, sizeof(rd->err), "%s: %s", what, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+
+    return r;
+}
+
+
+int
+acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
+    time_t minted, int ttl, time_t now)
+{
+    int          rc;
+    char         key[128];
+    redisReply  *r;
+
+    if (len > 96 || acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    snprintf(key, sizeof(key), "acme:nonce:%.*s", (int) len, nonce);
+
+    r = redisCommand(rd->ctx, "EVAL %s 2 acme:nonce:epoch %s %lld %lld %d",
+                     acme_redis_spend_lua, key, (long long) now,
+                     (long long) minted, ttl);
+    r = acme_redis_check(rd, r, "nonce spend");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (r->type != REDIS_REPLY_INTEGER) {
+        snprintf(rd->err, sizeof(rd->err), "nonce spend: unexpected reply");
+        freeReplyObject(r);
+        return ACME_ERROR;
+    }
+
+    rc = (r->integer == 1) ? ACME_OK : ACME_CONFLICT;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+int
+acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
+{
+    redisReply  *r;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    r = redisCommand(rd->ctx, "XADD " ACME_REDIS_STREAM
+                     " MAXLEN ~ 1000000 * challenge %s", chall_public_id);
+    r = acme_redis_check(rd, r, "XADD");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    freeReplyObject(r);
+
+    return ACME_OK;
+}
+
+
+int
+acme_redis_group_create(acme_redis_t *rd)
+{
+    redisReply  *r;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    /* "0": entries added before the group existed are delivered too */
+    r = redisCommand(rd->ctx, "XGROUP CREATE " ACME_REDIS_STREAM " "
+                     ACME_REDIS_GROUP " 0 MKSTREAM");
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "BUSYGROUP", 9) == 0)
+    {
+        freeReplyObject(r);
+        return ACME_OK;
+    }
+
+    r = acme_redis_check(rd, r, "XGROUP CREATE");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    freeReplyObject(r);
+
+    return ACME_OK;
+}
+
+
+/* entries: [[id, [field, value, ...]], ...]; deleted entries are nil */
+static void
+acme_redis_entries(redisReply *entries, acme_redis_job_t *jobs, size_t max,
+    size_t *n)
+{
+    size_t       i, j;
+    redisReply  *e, *f;
+
+    for (i = 0; i < entries->elements && *n < max; i++) {
+        e = entries->element[i];
+
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2
+            || e->element[0]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        snprintf(jobs[*n].entry_id, sizeof(jobs[*n].entry_id), "%s",
+                 e->element[0]->str);
+        jobs[*n].chall_id[0] = '\0';
+
+        f = e->element[1];
+
+        for (j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements;
+             j += 2)
+        {
+            if (f->element[j]->type == REDIS_REPLY_STRING
+                && strcmp(f->element[j]->str, "challenge") == 0
+                && f->element[j + 1]->type == REDIS_REPLY_STRING)
+            {
+                snprintf(jobs[*n].chall_id, sizeof(jobs[*n].chall_id), "%s",
+                         f->element[j + 1]->str);
+            }
+        }
+
+        (*n)++;
+    }
+}
+
+
+int
+acme_redis_job_read(acme_redis_t *rd, const char *consumer, int block_ms,
+    acme_redis_job_t *jobs, size_t max, size_t *n)
+{
+    size_t       i;
+    redisReply  *r;
+
+    *n = 0;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    (void) redisSetTimeout(rd->ctx, acme_redis_tv(rd->timeout_ms + block_ms));
+
+    r = redisCommand(rd->ctx, "XREADGROUP GROUP " ACME_REDIS_GROUP
+                     " %s COUNT %zu BLOCK %d STREAMS " ACME_REDIS_STREAM
+                     " >", consumer, max, block_ms);
+
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "NOGROUP", 7) == 0)
+    {
+        /* the stream was lost (Redis restarted): make it again; the jobs
+         * come back from PostgreSQL's stale scan */
+        freeReplyObject(r);
+        return acme_redis_group_create(rd);
+    }
+
+    r = acme_redis_check(rd, r, "XREADGROUP");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    (void) redisSetTimeout(rd->ctx, acme_redis_tv(rd->timeout_ms));
+
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < r->elements; i++) {
+            if (r->element[i]->type == REDIS_REPLY_ARRAY
+                && r->element[i]->elements == 2)
+            {
+                acme_redis_entries(r->element[i]->element[1], jobs, max, n);
+            }
+        }
+    }
+
+    freeReplyObject(r);
+
+    return ACME_OK;
+}
+
+
+int
+acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
+    acme_redis_job_t *jobs, size_t max, size_t *n)
+{
+    redisReply  *r;
+
+    *n = 0;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    r = redisCommand(rd->ctx, "XAUTOCLAIM " ACME_REDIS_STREAM " "
+                     ACME_REDIS_GROUP " %s %d 0-0 COUNT %zu", consumer,
+                     min_idle_ms, max);
+
+    if (r && r->type == REDIS_REPLY_ERROR
+        && strncmp(r->str, "NOGROUP", 7) == 0)
+    {
+        freeReplyObject(r);
+        return acme_redis_group_create(rd);
+    }
+
+    r = acme_redis_check(rd, r, "XAUTOCLAIM");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+        && r->element[1]->type == REDIS_REPLY_ARRAY)
+    {
+        acme_redis_entries(r->element[1], jobs, max, n);
+    }
+
+    freeReplyObject(r);
+
+    return ACME_OK;
+}
+
+
+int
+acme_redis_job_ack(acme_redis_t *rd, const char *entry_id)
+{
+    int          i, rc;
+    redisReply  *r;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    redisAppendCommand(rd->ctx, "XACK " ACME_REDIS_STREAM " "
+                       ACME_REDIS_GROUP " %s", entry_id);
+    redisAppendCommand(rd->ctx, "XDEL " ACME_REDIS_STREAM " %s", entry_id);
+
+    rc = ACME_OK;
+
+    for (i = 0; i < 2; i++) {
+        r = NULL;
+        if (rd->ctx == NULL || redisGetReply(rd->ctx, (void **) &r)
+                               != REDIS_OK)
+        {
+            if (rd->ctx) {
+                acme_redis_check(rd, NULL, "XACK");
+            }
+
+            return ACME_ERROR;
+        }
+
+        r = acme_redis_check(rd, r, "XACK");
+        if (r == NULL) {
+            rc = ACME_ERROR;
+            continue;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
