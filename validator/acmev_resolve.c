@@ -1,0 +1,397 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <ldns/ldns.h>
+
+#include "acmev_errcode.h"
+#include "acmev_log.h"
+#include "acmev_resolve.h"
+
+
+#define ACMEV_RESOLVE_WHY_MAX  160
+#define ACMEV_EDNS_UDP_SIZE    1232      /* DNS flag day 2020 */
+
+
+typedef struct {
+    unsigned char  prefix[16];
+    unsigned       bits;
+} acmev_net_t;
+
+
+static int acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
+    ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
+    int *nxdomain, char *why, size_t whylen);
+static ldns_resolver *acmev_resolver_new(const acmev_conf_t *conf,
+    const acmev_ns_t *ns);
+static int acmev_net_match(const unsigned char *addr,
+    const acmev_net_t *nets, size_t nnets);
+
+
+/* RFC 6890 and the IANA IPv4 special-purpose address registry */
+static const acmev_net_t  acmev_reserved4[] = {
+    { { 0 }, 8 },                        /* "this network" */
+    { { 10 }, 8 },                       /* RFC 1918 */
+    { { 100, 64 }, 10 },                 /* RFC 6598 shared */
+    { { 127 }, 8 },                      /* loopback */
+    { { 169, 254 }, 16 },                /* link local */
+    { { 172, 16 }, 12 },                 /* RFC 1918 */
+    { { 192, 0, 0 }, 24 },               /* IETF protocol assignments */
+    { { 192, 0, 2 }, 24 },               /* TEST-NET-1 */
+    { { 192, 88, 99 }, 24 },             /* 6to4 relay anycast */
+    { { 192, 168 }, 16 },                /* RFC 1918 */
+    { { 198, 18 }, 15 },                 /* benchmarking */
+    { { 198, 51, 100 }, 24 },            /* TEST-NET-2 */
+    { { 203, 0, 113 }, 24 },             /* TEST-NET-3 */
+    { { 224 }, 4 },                      /* multicast */
+    { { 240 }, 4 },                      /* reserved, broadcast */
+};
+
+/* inside 2000::/3 (global unicast); everything outside it is refused */
+static const acmev_net_t  acmev_reserved6[] = {
+    { { 0x20, 0x01, 0x00 }, 23 },        /* IETF protocol assignments */
+    { { 0x20, 0x01, 0x0d, 0xb8 }, 32 },  /* documentation */
+    { { 0x20, 0x02 }, 16 },              /* 6to4 */
+    { { 0x3f, 0xff }, 20 },              /* documentation (RFC 9637) */
+};
+
+static const acmev_net_t  acmev_global6 = { { 0x20 }, 3 };
+
+
+int
+acmev_resolve(const acmev_conf_t *conf, const char *name,
+    acmev_addr_t *addrs, size_t max, size_t *n, acme_problem_t *prob)
+{
+    int        rc6, rc4, nx6, nx4;
+    char       why6[ACMEV_RESOLVE_WHY_MAX], why4[ACMEV_RESOLVE_WHY_MAX];
+    size_t     n6, n4;
+    ldns_rdf  *dname;
+
+    *n = 0;
+    dname = NULL;
+    nx6 = 0;
+    nx4 = 0;
+
+    if (ldns_str2rdf_dname(&dname, name) != LDNS_STATUS_OK) {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: \"%.253s\" is "
+                         "not a valid DNS name", name);
+        rc4 = ACMEV_EFAILED;
+        goto failed;
+    }
+
+    /* RFC 8555 8.3 leaves the order to the CA: IPv6 first, as LE does */
+    rc6 = acmev_resolve_type(conf, dname, LDNS_RR_TYPE_AAAA, addrs, max, &n6,
+                             &nx6, why6, sizeof(why6));
+    if (rc6 == ACMEV_ENOMEM) {
+        rc4 = rc6;
+        goto failed;
+    }
+
+    if (nx6) {
+        /* NXDOMAIN holds for every type: no need to ask for A */
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: NXDOMAIN "
+                         "looking up AAAA for %s - check that a DNS record "
+                         "exists for this domain", name);
+        rc4 = ACMEV_EFAILED;
+        goto failed;
+    }
+
+    rc4 = acmev_resolve_type(conf, dname, LDNS_RR_TYPE_A, addrs + n6,
+                             max - n6, &n4, &nx4, why4, sizeof(why4));
+    if (rc4 == ACMEV_ENOMEM) {
+        goto failed;
+    }
+
+    *n = n6 + n4;
+
+    if (*n > 0) {
+        ldns_rdf_deep_free(dname);
+        return ACMEV_OK;
+    }
+
+    if (nx4) {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: NXDOMAIN "
+                         "looking up A for %s - check that a DNS record "
+                         "exists for this domain", name);
+
+    } else if (rc6 != ACMEV_OK && rc4 != ACMEV_OK) {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: %s looking up "
+                         "AAAA for %s; %s looking up A", why6, name, why4);
+
+    } else if (rc4 != ACMEV_OK) {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: %s looking up "
+                         "A for %s; no AAAA records", why4, name);
+
+    } else if (rc6 != ACMEV_OK) {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: %s looking up "
+                         "AAAA for %s; no A records", why6, name);
+
+    } else {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: no A or AAAA "
+                         "records found for %s", name);
+    }
+
+    rc4 = ACMEV_EFAILED;
+
+failed:
+
+    if (rc4 == ACMEV_ENOMEM) {
+        acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "out of memory");
+    }
+
+    ldns_rdf_deep_free(dname);
+    *n = 0;
+
+    return rc4;
+}
+
+
+int
+acmev_addr_parse(const char *text, acmev_addr_t *a)
+{
+    memset(a, 0, sizeof(acmev_addr_t));
+
+    if (inet_pton(AF_INET, text, a->addr) == 1) {
+        a->family = AF_INET;
+
+    } else if (inet_pton(AF_INET6, text, a->addr) == 1) {
+        a->family = AF_INET6;
+
+    } else {
+        return ACMEV_EINVAL;
+    }
+
+    inet_ntop(a->family, a->addr, a->text, sizeof(a->text));
+
+    return ACMEV_OK;
+}
+
+
+int
+acmev_addr_reserved(const acmev_addr_t *a)
+{
+    if (a->family == AF_INET) {
+        return acmev_net_match(a->addr, acmev_reserved4,
+                               sizeof(acmev_reserved4) / sizeof(acmev_net_t));
+    }
+
+    /*
+     * Outside 2000::/3 lie ::1, ::, IPv4-mapped and -compatible addresses,
+     * 64:ff9b::/96 (NAT64), fc00::/7, fe80::/10 and ff00::/8.
+     */
+    if (!acmev_net_match(a->addr, &acmev_global6, 1)) {
+        return 1;
+    }
+
+    return acmev_net_match(a->addr, acmev_reserved6,
+                           sizeof(acmev_reserved6) / sizeof(acmev_net_t));
+}
+
+
+/*
+ * One record type, resolvers in order.  A network error, a timeout, or a
+ * SERVFAIL/REFUSED moves on to the next resolver; NXDOMAIN and NOERROR are
+ * final.  ACMEV_OK means NOERROR (possibly no records: *n == 0).
+ */
+static int
+acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
+    ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
+    int *nxdomain, char *why, size_t whylen)
+{
+    int                  rc;
+    size_t               i, k;
+    ldns_rr             *rr;
+    ldns_rdf            *rd;
+    ldns_pkt            *pkt;
+    ldns_status          st;
+    acmev_addr_t        *a;
+    ldns_rr_list        *rrs;
+    ldns_resolver       *res;
+    ldns_pkt_rcode       rcode;
+    ldns_lookup_table   *lt;
+    const acmev_ns_t    *ns;
+
+    *n = 0;
+    *nxdomain = 0;
+    pkt = NULL;
+    rrs = NULL;
+    rc = ACMEV_EFAILED;
+    snprintf(why, whylen, "no resolver answered");
+
+    for (i = 0; i < conf->nresolvers; i++) {
+        ns = &conf->resolvers[i];
+
+        res = acmev_resolver_new(conf, ns);
+        if (res == NULL) {
+            rc = ACMEV_ENOMEM;
+            goto failed;
+        }
+
+        pkt = NULL;
+        st = ldns_resolver_query_status(&pkt, res, name, type,
+                                        LDNS_RR_CLASS_IN, LDNS_RD);
+        ldns_resolver_deep_free(res);
+
+        if (st != LDNS_STATUS_OK || pkt == NULL) {
+            if (st == LDNS_STATUS_MEM_ERR) {
+                rc = ACMEV_ENOMEM;
+                goto failed;
+            }
+
+            /* the resolver's address is ours, not for the client */
+            acmev_log(LOG_INFO, "resolver %s port %d: %s",
+                      ns->addr, (int) ns->port, ldns_get_errorstr_by_id(st));
+
+            snprintf(why, whylen, "%s",
+                     (st == LDNS_STATUS_NETWORK_ERR
+                      || st == LDNS_STATUS_ERR)
+                     ? "query timed out"
+                     : ldns_get_errorstr_by_id(st));
+
+            ldns_pkt_free(pkt);
+            pkt = NULL;
+            continue;
+        }
+
+        rcode = ldns_pkt_get_rcode(pkt);
+
+        if (rcode == LDNS_RCODE_NXDOMAIN) {
+            snprintf(why, whylen, "NXDOMAIN");
+            *nxdomain = 1;
+            goto failed;
+        }
+
+        if (rcode != LDNS_RCODE_NOERROR) {
+            lt = ldns_lookup_by_id(ldns_rcodes, rcode);
+            snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
+            ldns_pkt_free(pkt);
+            pkt = NULL;
+            continue;
+        }
+
+        rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
+
+        for (k = 0; rrs != NULL && k < ldns_rr_list_rr_count(rrs); k++) {
+            if (*n == max) {
+                break;
+            }
+
+            rr = ldns_rr_list_rr(rrs, k);
+            rd = ldns_rr_rdf(rr, 0);
+            a = &addrs[*n];
+
+            if (rd == NULL
+                || ldns_rdf_size(rd) != (type == LDNS_RR_TYPE_A ? 4 : 16))
+            {
+                continue;
+            }
+
+            memset(a, 0, sizeof(acmev_addr_t));
+            a->family = (type == LDNS_RR_TYPE_A) ? AF_INET : AF_INET6;
+            memcpy(a->addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
+            inet_ntop(a->family, a->addr, a->text, sizeof(a->text));
+            (*n)++;
+        }
+
+        ldns_rr_list_deep_free(rrs);
+        ldns_pkt_free(pkt);
+
+        return ACMEV_OK;
+    }
+
+failed:
+
+    ldns_pkt_free(pkt);
+    return rc;
+}
+
+
+static ldns_resolver *
+acmev_resolver_new(const acmev_conf_t *conf, const acmev_ns_t *ns)
+{
+    int              t;
+    ldns_rdf        *addr;
+    ldns_status      st;
+    ldns_resolver   *res;
+    struct timeval   tv;
+
+    addr = NULL;
+
+    /* ldns has one port per resolver object: one object per server */
+    res = ldns_resolver_new();
+    if (res == NULL) {
+        goto failed;
+    }
+
+    addr = ldns_rdf_new_frm_str(ns->family == AF_INET6 ? LDNS_RDF_TYPE_AAAA
+                                                       : LDNS_RDF_TYPE_A,
+                                ns->addr);
+    if (addr == NULL) {
+        goto failed;
+    }
+
+    st = ldns_resolver_push_nameserver(res, addr);
+    if (st != LDNS_STATUS_OK) {
+        goto failed;
+    }
+
+    ldns_rdf_deep_free(addr);
+    addr = NULL;
+
+    /* two tries share the step's time, with no pause between them */
+    t = (conf->timeout + 1) / 2;
+    tv.tv_sec = t;
+    tv.tv_usec = 0;
+
+    ldns_resolver_set_port(res, ns->port);
+    ldns_resolver_set_recursive(res, true);
+    ldns_resolver_set_retry(res, 2);
+    ldns_resolver_set_retrans(res, 0);
+    ldns_resolver_set_timeout(res, tv);
+    ldns_resolver_set_fallback(res, true);      /* TC -> TCP */
+    ldns_resolver_set_edns_udp_size(res, ACMEV_EDNS_UDP_SIZE);
+    ldns_resolver_set_random(res, false);
+
+    return res;
+
+failed:
+
+    ldns_rdf_deep_free(addr);
+    ldns_resolver_deep_free(res);
+
+    return NULL;
+}
+
+
+static int
+acmev_net_match(const unsigned char *addr, const acmev_net_t *nets,
+    size_t nnets)
+{
+    size_t         i;
+    unsigned       full, rest;
+    unsigned char  mask;
+
+    for (i = 0; i < nnets; i++) {
+        full = nets[i].bits / 8;
+        rest = nets[i].bits % 8;
+
+        if (memcmp(addr, nets[i].prefix, full) != 0) {
+            continue;
+        }
+
+        if (rest == 0) {
+            return 1;
+        }
+
+        mask = (unsigned char) (0xff << (8 - rest));
+
+        if ((addr[full] & mask) == (nets[i].prefix[full] & mask)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}

@@ -1,0 +1,416 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <errno.h>
+
+#include "acme/acme_problem.h"
+#include "acmev_errcode.h"
+#include "acmev_log.h"
+#include "acmev_conf.h"
+#include "acmev_http01.h"
+#include "acmev_worker.h"
+
+
+#define ACMEV_BLOCK_MS        1000   /* XREADGROUP wait: drain latency */
+#define ACMEV_RETRY_MS        1000   /* pause after a store failure */
+#define ACMEV_RECLAIM_BATCH   16
+#define ACMEV_STALE_BATCH     100
+
+
+static void *acmev_worker_main(void *arg);
+static int acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj);
+static int acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
+    char **record);
+static void acmev_worker_reclaim(acmev_worker_t *w);
+static void acmev_worker_sleep(acmev_worker_t *w, int ms);
+static long acmev_worker_now(void);
+
+
+int
+acmev_worker_start(acmev_worker_t *w, int index, atomic_int *quit)
+{
+    int            rc, err;
+    acmev_conf_t  *conf;
+
+    conf = acmev_conf_acquire();
+
+    w->index = index;
+    w->quit = quit;
+    snprintf(w->consumer, sizeof(w->consumer), "%s-%d", conf->consumer,
+             index);
+
+    /* both handles connect lazily: a down store is retried by the thread */
+    w->pg = acme_pg_open(conf->database);
+
+    /* each command may wait ACMEV_BLOCK_MS in XREADGROUP, then timeout */
+    w->rd = acme_redis_open(conf->redis_host, conf->redis_port,
+                            ACMEV_BLOCK_MS + conf->timeout * 1000);
+
+    acmev_conf_release(conf);
+
+    if (w->pg == NULL || w->rd == NULL) {
+        acmev_log(LOG_ERR, "worker %d: out of memory", index);
+        rc = ACMEV_ENOMEM;
+        goto failed;
+    }
+
+    err = pthread_create(&w->tid, NULL, acmev_worker_main, w);
+    if (err != 0) {
+        acmev_log(LOG_ERR, "worker %d: pthread_create() failed: %s", index,
+                  strerror(err));
+        rc = ACMEV_EIO;
+        goto failed;
+    }
+
+    return ACMEV_OK;
+
+failed:
+
+    if (w->pg != NULL) {
+        acme_pg_close(w->pg);
+        w->pg = NULL;
+    }
+
+    if (w->rd != NULL) {
+        acme_redis_close(w->rd);
+        w->rd = NULL;
+    }
+
+    return rc;
+}
+
+
+void
+acmev_worker_join(acmev_worker_t *w)
+{
+    pthread_join(w->tid, NULL);
+
+    acme_pg_close(w->pg);
+    acme_redis_close(w->rd);
+    w->pg = NULL;
+    w->rd = NULL;
+}
+
+
+static void *
+acmev_worker_main(void *arg)
+{
+    int                rc, grouped, down;
+    long               now, next_reclaim;
+    size_t             i, n;
+    acmev_conf_t      *conf;
+    acmev_worker_t    *w;
+    acme_redis_job_t   jobs[1];
+
+    w = arg;
+    grouped = 0;
+    down = 0;
+    next_reclaim = 0;
+
+    acmev_log(LOG_INFO, "worker %d: consumer \"%s\" started", w->index,
+              w->consumer);
+
+    while (!atomic_load(w->quit)) {
+
+        if (!grouped) {
+            if (acme_redis_group_create(w->rd) != ACME_OK) {
+                /* log the first failure of a series, not every second */
+                acmev_log(down ? LOG_DEBUG : LOG_ERR, "worker %d: redis: %s",
+                          w->index, acme_redis_errmsg(w->rd));
+                down = 1;
+                acmev_worker_sleep(w, ACMEV_RETRY_MS);
+                continue;
+            }
+
+            grouped = 1;
+        }
+
+        now = acmev_worker_now();
+
+        if (w->index == 0 && now >= next_reclaim) {
+            conf = acmev_conf_acquire();
+            next_reclaim = now + (conf->reclaim_idle + 1) / 2;
+            acmev_conf_release(conf);
+
+            acmev_worker_reclaim(w);
+        }
+
+        /* one job at a time, so that idle workers take the next ones */
+        n = 0;
+        rc = acme_redis_job_read(w->rd, w->consumer, ACMEV_BLOCK_MS, jobs, 1,
+                                 &n);
+        if (rc != ACME_OK) {
+            acmev_log(down ? LOG_DEBUG : LOG_ERR, "worker %d: redis: %s",
+                      w->index, acme_redis_errmsg(w->rd));
+            down = 1;
+            grouped = 0;        /* the stream may have been lost: remake */
+            acmev_worker_sleep(w, ACMEV_RETRY_MS);
+            continue;
+        }
+
+        if (down) {
+            acmev_log(LOG_NOTICE, "worker %d: redis reachable again",
+                      w->index);
+            down = 0;
+        }
+
+        /* a job read is ours: finish it even when asked to quit */
+        for (i = 0; i < n; i++) {
+            if (acmev_worker_job(w, &jobs[i]) == ACMEV_ESTORE) {
+                acmev_worker_sleep(w, ACMEV_RETRY_MS);
+            }
+        }
+    }
+
+    acmev_log(LOG_INFO, "worker %d: stopped", w->index);
+
+    return NULL;
+}
+
+
+/*
+ * One job: load, check, record, acknowledge (DESIGN.md "Validation").
+ * Returns ACMEV_OK (acknowledged or left for a retry on purpose) or
+ * ACMEV_ESTORE (PostgreSQL failed: left unacknowledged, to be reclaimed).
+ */
+static int
+acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj)
+{
+    int              rc;
+    char            *record, *error;
+    acme_pg_job_t    job;
+    acme_problem_t   prob;
+
+    record = NULL;
+    error = NULL;
+
+    if (rj->chall_id[0] == '\0') {
+        acmev_log(LOG_WARNING, "worker %d: stream entry %s has no challenge",
+                  w->index, rj->entry_id);
+        goto ack;
+    }
+
+    if (acme_pg_ensure(w->pg) != ACME_OK) {
+        rc = ACMEV_ESTORE;
+        goto failed;
+    }
+
+    memset(&job, 0, sizeof(acme_pg_job_t));
+
+    rc = acme_pg_job_load(w->pg, rj->chall_id, &job);
+
+    if (rc == ACME_NOT_FOUND) {
+        acmev_log(LOG_WARNING, "worker %d: challenge %s not found",
+                  w->index, rj->chall_id);
+        goto ack;
+    }
+
+    if (rc != ACME_OK) {
+        rc = ACMEV_ESTORE;
+        goto failed;
+    }
+
+    /* a repeated or reclaimed job whose result is already recorded */
+    if (strcmp(job.status, "processing") != 0) {
+        acmev_log(LOG_INFO, "worker %d: challenge %s is %s, nothing to do",
+                  w->index, job.chall_public_id, job.status);
+        goto ack;
+    }
+
+    memset(&prob, 0, sizeof(acme_problem_t));
+
+    rc = acmev_worker_check(&job, &prob, &record);
+
+    if (rc == ACMEV_EFAILED) {
+        error = acme_problem_json(&prob);
+        if (error == NULL) {
+            rc = ACMEV_ENOMEM;
+        }
+    }
+
+    if (rc != ACMEV_OK && rc != ACMEV_EFAILED) {
+        /* nothing decided: leave it for XAUTOCLAIM */
+        acmev_log(LOG_ERR, "worker %d: challenge %s: check failed (%d), "
+                  "left for a retry", w->index, job.chall_public_id, rc);
+        rc = ACMEV_OK;
+        goto done;
+    }
+
+    rc = acme_pg_chall_result(w->pg, &job, error, record);
+
+    switch (rc) {
+
+    case ACME_OK:
+        acmev_log(LOG_NOTICE, "challenge %s %s %s:%s %s%s%s",
+                  job.chall_public_id, job.type, job.identifier_type,
+                  job.identifier_value, error ? "invalid" : "valid",
+                  error ? ": " : "", error ? prob.detail : "");
+        break;
+
+    case ACME_CONFLICT:
+    case ACME_NOT_FOUND:
+        /* results are idempotent: another validator recorded it first */
+        acmev_log(LOG_INFO, "worker %d: challenge %s already recorded",
+                  w->index, job.chall_public_id);
+        break;
+
+    default:
+        rc = ACMEV_ESTORE;
+        goto failed;
+    }
+
+ack:
+
+    /* only now is the result committed (or not needed) */
+    if (acme_redis_job_ack(w->rd, rj->entry_id) != ACME_OK) {
+        acmev_log(LOG_WARNING, "worker %d: XACK %s: %s (it will be "
+                  "reclaimed and found done)", w->index, rj->entry_id,
+                  acme_redis_errmsg(w->rd));
+    }
+
+    rc = ACMEV_OK;
+    goto done;
+
+failed:
+
+    acmev_log(LOG_ERR, "worker %d: challenge %s: postgresql: %s, left "
+              "unacknowledged", w->index, rj->chall_id,
+              acme_pg_errmsg(w->pg));
+
+done:
+
+    free(record);
+    free(error);
+
+    return rc;
+}
+
+
+/* runs the check of the challenge's type with the current configuration */
+static int
+acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
+    char **record)
+{
+    int            rc;
+    acmev_conf_t  *conf;
+
+    *record = NULL;
+
+    /* held for the whole check: a SIGHUP never changes one midway */
+    conf = acmev_conf_acquire();
+
+    if (strcmp(job->type, "http-01") == 0) {
+        rc = acmev_http01_check(conf, job, prob, record);
+
+    } else {
+        acme_problem_set(prob, ACME_PROB_UNAUTHORIZED, "challenge type "
+                         "\"%s\" is not supported by this validator",
+                         job->type);
+        rc = ACMEV_EFAILED;
+    }
+
+    acmev_conf_release(conf);
+
+    return rc;
+}
+
+
+/*
+ * Worker 0, every reclaim_idle / 2 seconds: XAUTOCLAIM jobs idle longer
+ * than reclaim_idle (a validator died or lost PostgreSQL) and run them;
+ * then re-enqueue challenges in "processing" for longer than twice that,
+ * whose jobs Redis lost.  A duplicate job is harmless: results are
+ * idempotent and a finished challenge is only acknowledged.
+ */
+static void
+acmev_worker_reclaim(acmev_worker_t *w)
+{
+    int                idle;
+    char             **ids;
+    size_t             i, n;
+    acmev_conf_t      *conf;
+    acme_redis_job_t   jobs[ACMEV_RECLAIM_BATCH];
+
+    conf = acmev_conf_acquire();
+    idle = conf->reclaim_idle;
+    acmev_conf_release(conf);
+
+    n = 0;
+
+    if (acme_redis_job_claim(w->rd, w->consumer, idle * 1000, jobs,
+                             ACMEV_RECLAIM_BATCH, &n)
+        != ACME_OK)
+    {
+        acmev_log(LOG_ERR, "worker %d: XAUTOCLAIM: %s", w->index,
+                  acme_redis_errmsg(w->rd));
+        return;
+    }
+
+    for (i = 0; i < n && !atomic_load(w->quit); i++) {
+        acmev_log(LOG_INFO, "worker %d: reclaimed job %s (challenge %s)",
+                  w->index, jobs[i].entry_id, jobs[i].chall_id);
+
+        if (acmev_worker_job(w, &jobs[i]) == ACMEV_ESTORE) {
+            return;
+        }
+    }
+
+    if (acme_pg_ensure(w->pg) != ACME_OK) {
+        return;
+    }
+
+    ids = NULL;
+    n = 0;
+
+    if (acme_pg_chall_stale(w->pg, 2 * idle, ACMEV_STALE_BATCH, &ids, &n)
+        != ACME_OK)
+    {
+        acmev_log(LOG_ERR, "worker %d: stale challenges: postgresql: %s",
+                  w->index, acme_pg_errmsg(w->pg));
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (acme_redis_job_add(w->rd, ids[i]) != ACME_OK) {
+            acmev_log(LOG_ERR, "worker %d: XADD %s: %s", w->index, ids[i],
+                      acme_redis_errmsg(w->rd));
+            break;
+        }
+
+        acmev_log(LOG_NOTICE, "challenge %s stuck in processing, queued "
+                  "again", ids[i]);
+    }
+
+    acme_pg_strv_free(ids, n);
+}
+
+
+/* sleeps ms, waking every 100 ms to notice a quit request */
+static void
+acmev_worker_sleep(acmev_worker_t *w, int ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = 0;
+    ts.tv_nsec = 100 * 1000000L;
+
+    for ( /* void */ ; ms > 0 && !atomic_load(w->quit); ms -= 100) {
+        nanosleep(&ts, NULL);
+    }
+}
+
+
+static long
+acmev_worker_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long) ts.tv_sec;
+}
