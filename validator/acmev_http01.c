@@ -42,7 +42,7 @@ typedef struct {
 static int acmev_http01_hop(acmev_http01_ctx_t *ctx, const char *url,
     acmev_http01_resp_t *resp, acme_problem_t *prob);
 static int acmev_http01_fetch(acmev_http01_ctx_t *ctx, const char *url,
-    const char *host, long port, const acmev_addr_t *a,
+    const char *host, long port, const acmev_addr_t *a, int literal,
     acmev_http01_resp_t *resp, acme_problem_t *prob, int *retry);
 static json_t *acmev_http01_record(const char *url, const char *host,
     long port, const acmev_addr_t *addrs, size_t n);
@@ -342,8 +342,8 @@ acmev_http01_hop(acmev_http01_ctx_t *ctx, const char *url,
         json_object_set_new(rec, "addressUsed", json_string(try[i]->text));
 
         retry = 0;
-        rc = acmev_http01_fetch(ctx, url, host, port, try[i], resp, prob,
-                                &retry);
+        rc = acmev_http01_fetch(ctx, url, host, port, try[i], literal, resp,
+                                prob, &retry);
 
         if (rc != ACMEV_EFAILED || !retry || i == 1 || try[1] == NULL) {
             break;
@@ -370,13 +370,13 @@ failed:
 
 
 /*
- * One HTTP request to one address.  *retry is set when nothing was
- * connected (refused, unreachable, connect timeout), so another address
- * may be tried.
+ * One HTTP request to one address (host is that address when literal).
+ * *retry is set when nothing was connected (refused, unreachable, connect
+ * timeout), so another address may be tried.
  */
 static int
 acmev_http01_fetch(acmev_http01_ctx_t *ctx, const char *url,
-    const char *host, long port, const acmev_addr_t *a,
+    const char *host, long port, const acmev_addr_t *a, int literal,
     acmev_http01_resp_t *resp, acme_problem_t *prob, int *retry)
 {
     int                 rc;
@@ -419,10 +419,12 @@ acmev_http01_fetch(acmev_http01_ctx_t *ctx, const char *url,
              a->family == AF_INET6 ? "[" : "", a->text,
              a->family == AF_INET6 ? "]" : "");
 
-    resolve = curl_slist_append(NULL, pin);
-    if (resolve == NULL) {
-        rc = ACMEV_ENOMEM;
-        goto failed;
+    if (!literal) {
+        resolve = curl_slist_append(NULL, pin);
+        if (resolve == NULL) {
+            rc = ACMEV_ENOMEM;
+            goto failed;
+        }
     }
 
     cc = CURLE_OK;
