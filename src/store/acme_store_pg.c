@@ -520,6 +520,71 @@ acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
 }
 
 
+static int
+acme_pg_strv(PGresult *res, char ***ids, size_t *n)
+{
+    int  i, rows;
+
+    *ids = NULL;
+    *n = 0;
+    rows = PQntuples(res);
+
+    if (rows == 0) {
+        return ACME_OK;
+    }
+
+    *ids = calloc(rows, sizeof(char *));
+    if (*ids == NULL) {
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < rows; i++) {
+        (*ids)[i] = strdup(PQgetvalue(res, i, 0));
+        if ((*ids)[i] == NULL) {
+            acme_pg_strv_free(*ids, i);
+            *ids = NULL;
+            return ACME_ERROR;
+        }
+    }
+
+    *n = rows;
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, size_t limit,
+    char ***ids, size_t *n)
+{
+    int          rc;
+    char         acct[32], lim[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    snprintf(lim, sizeof(lim), "%zu", limit);
+    params[0] = acct;
+    params[1] = lim;
+
+    res = acme_pg_run(pg,
+              "SELECT public_id FROM (SELECT id, public_id FROM orders "
+              "WHERE account_id = $1 AND status <> 'invalid' "
+              "ORDER BY id DESC LIMIT $2) o ORDER BY id", 2, params,
+              PGRES_TUPLES_OK);
+    if (res == NULL) {
+        *ids = NULL;
+        *n = 0;
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_strv(res, ids, n);
+    PQclear(res);
+
+    return rc;
+}
+
+
 void
 acme_account_clear(acme_account_t *a)
 {
@@ -891,6 +956,60 @@ acme_authz_clear(acme_authz_t *az)
 
 
 int
+acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id)
+{
+    int          n;
+    char         id[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(id, sizeof(id), "%" PRId64, authz_id);
+    params[0] = id;
+    params[1] = "{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
+                "\"detail\":\"an authorization was deactivated\","
+                "\"status\":403}";
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    res = acme_pg_run(pg,
+              "UPDATE authorizations SET status = 'deactivated' "
+              "WHERE id = $1 AND status IN ('pending', 'valid') "
+              "RETURNING id", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    if (n == 0) {
+        acme_pg_rollback(pg);
+        return ACME_CONFLICT;
+    }
+
+    if (acme_pg_cmd(pg,
+            "UPDATE orders SET status = 'invalid', error = $2, "
+            "updated_at = now() WHERE status IN ('pending', 'ready') "
+            "AND id IN (SELECT order_id FROM order_authorizations "
+            "WHERE authorization_id = $1)", 2, params) != ACME_OK
+        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+    {
+        goto failed;
+    }
+
+    return ACME_OK;
+
+failed:
+
+    acme_pg_rollback(pg);
+
+    return ACME_ERROR;
+}
+
+
+int
 acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now)
 {
     int          n;
@@ -1077,7 +1196,7 @@ int
 acme_pg_chall_stale(acme_pg_t *pg, int older_than, size_t max, char ***ids,
     size_t *n)
 {
-    int          i, rows;
+    int          rows;
     char         age[32], lim[32];
     PGresult    *res;
     const char  *params[2];
@@ -1098,27 +1217,12 @@ acme_pg_chall_stale(acme_pg_t *pg, int older_than, size_t max, char ***ids,
         return ACME_ERROR;
     }
 
-    rows = PQntuples(res);
-
-    if (rows > 0) {
-        *ids = calloc(rows, sizeof(char *));
-        if (*ids == NULL) {
-            PQclear(res);
-            return ACME_ERROR;
-        }
-
-        for (i = 0; i < rows; i++) {
-            (*ids)[i] = strdup(PQgetvalue(res, i, 0));
-            if ((*ids)[i] == NULL) {
-                acme_pg_strv_free(*ids, i);
-                *ids = NULL;
-                PQclear(res);
-                return ACME_ERROR;
-            }
-        }
+    if (acme_pg_strv(res, ids, n) != ACME_OK) {
+        PQclear(res);
+        return ACME_ERROR;
     }
 
-    *n = rows;
+    rows = (int) *n;
 
     /* touch them, so that a busy queue does not re-enqueue them again at
      * the next scan */

@@ -149,6 +149,11 @@ int acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
     const char *status);
 void acme_account_clear(acme_account_t *a);
 
+/* RFC 8555 7.1.2.1: public ids of the account's orders that are not
+ * invalid, newest last, at most limit; *ids as for acme_pg_chall_stale */
+int acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, size_t limit,
+    char ***ids, size_t *n);
+
 /* Orders (RFC 8555 7.4): order, its authorizations and challenges in one
  * transaction. */
 int acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
@@ -162,6 +167,11 @@ void acme_order_clear(acme_order_t *o);
 int acme_pg_authz_get(acme_pg_t *pg, const char *public_id,
     acme_authz_t *az);
 void acme_authz_clear(acme_authz_t *az);
+
+/* RFC 8555 7.5.2: pending or valid -> deactivated, and the pending or
+ * ready orders using it -> invalid, in one transaction; ACME_CONFLICT in
+ * any other state */
+int acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id);
 
 /* the challenge and its authorization (az->challs holds only it) */
 int acme_pg_chall_get(acme_pg_t *pg, const char *public_id,

@@ -1,0 +1,1895 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * ACME resources (RFC 8555 7) over the core, storage and signer.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include "../acme/acme_base64url.h"
+#include "../acme/acme_csr.h"
+#include "../acme/acme_ident.h"
+#include "../acme/acme_jwk.h"
+#include "../acme/acme_jws.h"
+#include "../acme/acme_problem.h"
+#include "../store/acme_store_pg.h"
+#include "../store/acme_store_redis.h"
+#include "../ca/acme_ca.h"
+#include "acme_srv.h"
+
+
+#define ACME_SRV_MAX_IDENTIFIERS  100
+#define ACME_SRV_MAX_CONNS        8
+#define ACME_SRV_MAX_SIGNERS      16
+#define ACME_SRV_ORDERS_LIMIT     1000
+#define ACME_SRV_RETRY_AFTER      1
+
+
+/* per-thread connections, keyed by their settings (several CAs may use
+ * several databases); made lazily in the pool thread that uses them */
+typedef struct {
+    size_t          npg;
+    char           *pg_key[ACME_SRV_MAX_CONNS];
+    acme_pg_t      *pg[ACME_SRV_MAX_CONNS];
+    size_t          nrd;
+    char           *rd_key[ACME_SRV_MAX_CONNS];
+    acme_redis_t   *rd[ACME_SRV_MAX_CONNS];
+} acme_srv_tls_t;
+
+/* per-process signers: opened after fork on first use, shared by threads */
+typedef struct {
+    char           *key;
+    acme_ca_t      *ca;
+} acme_srv_signer_t;
+
+/* what a verified request carries to its resource */
+typedef struct {
+    const acme_srv_conf_t  *conf;
+    const acme_srv_req_t   *req;
+    acme_srv_resp_t        *resp;
+    acme_problem_t          prob;
+    acme_pg_t              *pg;
+    acme_redis_t           *rd;
+    acme_jws_t              jws;
+    EVP_PKEY               *key;
+    acme_account_t          acct;      /* id 0 for jwk requests */
+    char                    canonical[ACME_JWK_CANONICAL_MAX];
+    char                    thumbprint[ACME_THUMBPRINT_LEN + 1];
+    json_t                 *payload;   /* NULL for POST-as-GET */
+    const char             *id;        /* resource id in the path */
+    size_t                  id_len;
+} acme_srv_ctx_t;
+
+
+static pthread_key_t      acme_srv_tls_key;
+static pthread_once_t     acme_srv_tls_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t    acme_srv_signers_lock = PTHREAD_MUTEX_INITIALIZER;
+static acme_srv_signer_t  acme_srv_signers[ACME_SRV_MAX_SIGNERS];
+static size_t             acme_srv_nsigners;
+
+
+static void acme_srv_tls_free(void *data);
+static acme_srv_tls_t *acme_srv_tls(void);
+static int acme_srv_internal(acme_srv_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+
+/* ---------------------------------------------------------------- */
+/* connections */
+
+
+static void
+acme_srv_tls_init(void)
+{
+    (void) pthread_key_create(&acme_srv_tls_key, acme_srv_tls_free);
+}
+
+
+static void
+acme_srv_tls_free(void *data)
+{
+    size_t           i;
+    acme_srv_tls_t  *t;
+
+    t = data;
+
+    if (t == NULL) {
+        return;
+    }
+
+    for (i = 0; i < t->npg; i++) {
+        acme_pg_close(t->pg[i]);
+        free(t->pg_key[i]);
+    }
+
+    for (i = 0; i < t->nrd; i++) {
+        acme_redis_close(t->rd[i]);
+        free(t->rd_key[i]);
+    }
+
+    free(t);
+}
+
+
+static acme_srv_tls_t *
+acme_srv_tls(void)
+{
+    acme_srv_tls_t  *t;
+
+    (void) pthread_once(&acme_srv_tls_once, acme_srv_tls_init);
+
+    t = pthread_getspecific(acme_srv_tls_key);
+    if (t == NULL) {
+        t = calloc(1, sizeof(acme_srv_tls_t));
+        if (t != NULL) {
+            (void) pthread_setspecific(acme_srv_tls_key, t);
+        }
+    }
+
+    return t;
+}
+
+
+void
+acme_srv_thread_cleanup(void)
+{
+    acme_srv_tls_t  *t;
+
+    (void) pthread_once(&acme_srv_tls_once, acme_srv_tls_init);
+
+    t = pthread_getspecific(acme_srv_tls_key);
+    acme_srv_tls_free(t);
+    (void) pthread_setspecific(acme_srv_tls_key, NULL);
+}
+
+
+static acme_pg_t *
+acme_srv_pg(const acme_srv_conf_t *conf)
+{
+    size_t           i;
+    acme_srv_tls_t  *t;
+
+    t = acme_srv_tls();
+    if (t == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < t->npg; i++) {
+        if (strcmp(t->pg_key[i], conf->conninfo) == 0) {
+            return t->pg[i];
+        }
+    }
+
+    if (t->npg == ACME_SRV_MAX_CONNS) {
+        return NULL;
+    }
+
+    t->pg_key[t->npg] = strdup(conf->conninfo);
+    t->pg[t->npg] = acme_pg_open(conf->conninfo);
+
+    if (t->pg_key[t->npg] == NULL || t->pg[t->npg] == NULL) {
+        free(t->pg_key[t->npg]);
+        acme_pg_close(t->pg[t->npg]);
+        return NULL;
+    }
+
+    return t->pg[t->npg++];
+}
+
+
+static acme_redis_t *
+acme_srv_redis(const acme_srv_conf_t *conf)
+{
+    size_t           i;
+    char             key[512];
+    acme_srv_tls_t  *t;
+
+    t = acme_srv_tls();
+    if (t == NULL) {
+        return NULL;
+    }
+
+    snprintf(key, sizeof(key), "%s:%d", conf->redis_host, conf->redis_port);
+
+    for (i = 0; i < t->nrd; i++) {
+        if (strcmp(t->rd_key[i], key) == 0) {
+            return t->rd[i];
+        }
+    }
+
+    if (t->nrd == ACME_SRV_MAX_CONNS) {
+        return NULL;
+    }
+
+    t->rd_key[t->nrd] = strdup(key);
+    t->rd[t->nrd] = acme_redis_open(conf->redis_host, conf->redis_port,
+                                    conf->timeout_ms);
+
+    if (t->rd_key[t->nrd] == NULL || t->rd[t->nrd] == NULL) {
+        free(t->rd_key[t->nrd]);
+        acme_redis_close(t->rd[t->nrd]);
+        return NULL;
+    }
+
+    return t->rd[t->nrd++];
+}
+
+
+static acme_ca_t *
+acme_srv_signer(const acme_srv_conf_t *conf, char *err, size_t errlen)
+{
+    size_t      i;
+    char        key[2048];
+    acme_ca_t  *ca;
+
+    snprintf(key, sizeof(key), "%s|%s|%s", conf->pkcs11_module,
+             conf->key_uri, conf->chain_pem);
+
+    ca = NULL;
+    pthread_mutex_lock(&acme_srv_signers_lock);
+
+    for (i = 0; i < acme_srv_nsigners; i++) {
+        if (strcmp(acme_srv_signers[i].key, key) == 0) {
+            ca = acme_srv_signers[i].ca;
+            goto done;
+        }
+    }
+
+    if (acme_srv_nsigners == ACME_SRV_MAX_SIGNERS) {
+        snprintf(err, errlen, "too many signers in one process");
+        goto done;
+    }
+
+    ca = acme_ca_p11_open(conf->pkcs11_module, conf->key_uri, conf->pin,
+                          conf->chain_pem, err, errlen);
+    if (ca == NULL) {
+        goto done;
+    }
+
+    acme_srv_signers[acme_srv_nsigners].key = strdup(key);
+    if (acme_srv_signers[acme_srv_nsigners].key == NULL) {
+        acme_ca_free(ca);
+        ca = NULL;
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+
+    acme_srv_signers[acme_srv_nsigners++].ca = ca;
+
+done:
+
+    pthread_mutex_unlock(&acme_srv_signers_lock);
+
+    return ca;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* responses */
+
+
+void
+acme_srv_resp_clear(acme_srv_resp_t *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+
+static void
+acme_srv_resp_problem(acme_srv_resp_t *resp, const acme_problem_t *p)
+{
+    acme_srv_resp_clear(resp);
+
+    resp->status = acme_problem_status(p);
+    resp->retry_after = (resp->status == 503) ? 5 : 0;
+    resp->content_type = "application/problem+json";
+    resp->body = acme_problem_json(p);
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
+    resp->location[0] = '\0';
+}
+
+
+void
+acme_srv_problem(acme_srv_resp_t *resp, int type, int status,
+    const char *detail)
+{
+    acme_problem_t  p;
+
+    acme_problem_set_status(&p, (acme_prob_e) type, status, "%s", detail);
+    acme_srv_resp_problem(resp, &p);
+}
+
+
+static int
+acme_srv_internal(acme_srv_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    (void) vsnprintf(ctx->resp->log, sizeof(ctx->resp->log), fmt, args);
+    va_end(args);
+
+    /* the real cause goes to the error log, never to the client */
+    return acme_problem_set(&ctx->prob, ACME_PROB_SERVER_INTERNAL,
+                            "the server could not complete the request; "
+                            "try again later");
+}
+
+
+/* takes a new json reference */
+static int
+acme_srv_json(acme_srv_ctx_t *ctx, int status, json_t *o)
+{
+    acme_srv_resp_t  *resp;
+
+    resp = ctx->resp;
+
+    if (o == NULL) {
+        return acme_srv_internal(ctx, "out of memory building a response");
+    }
+
+    acme_srv_resp_clear(resp);
+    resp->body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+
+    if (resp->body == NULL) {
+        return acme_srv_internal(ctx, "out of memory building a response");
+    }
+
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body_len = strlen(resp->body);
+
+    return ACME_OK;
+}
+
+
+static void
+acme_srv_url(char *out, size_t size, const acme_srv_req_t *req,
+    const char *kind, const char *id, const char *suffix)
+{
+    snprintf(out, size, "%.*s%s/%s%s", (int) req->base_len, req->base_url,
+             kind, id, suffix ? suffix : "");
+}
+
+
+static json_t *
+acme_srv_url_json(const acme_srv_req_t *req, const char *kind,
+    const char *id, const char *suffix)
+{
+    char  url[ACME_SRV_URL_MAX];
+
+    acme_srv_url(url, sizeof(url), req, kind, id, suffix);
+
+    return json_string(url);
+}
+
+
+/* RFC 8555 7.1: timestamps are RFC 3339 */
+static json_t *
+acme_srv_time_json(time_t t)
+{
+    char       buf[32];
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    return json_string(buf);
+}
+
+
+static int
+acme_srv_random_id(char *out)
+{
+    unsigned char  raw[ACME_ID_BYTES];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return ACME_ERROR;
+    }
+
+    out[acme_b64u_encode(out, raw, sizeof(raw))] = '\0';
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_random_token(char *out)
+{
+    unsigned char  raw[ACME_TOKEN_BYTES];
+
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return ACME_ERROR;
+    }
+
+    out[acme_b64u_encode(out, raw, sizeof(raw))] = '\0';
+
+    return ACME_OK;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* directory and nonces */
+
+
+char *
+acme_srv_directory(const char *base_url, size_t len)
+{
+    char    *s;
+    char     url[6][ACME_SRV_URL_MAX];
+    json_t  *o;
+
+    snprintf(url[0], sizeof(url[0]), "%.*snew-nonce", (int) len, base_url);
+    snprintf(url[1], sizeof(url[1]), "%.*snew-account", (int) len, base_url);
+    snprintf(url[2], sizeof(url[2]), "%.*snew-order", (int) len, base_url);
+
+    o = json_pack("{s:s, s:s, s:s, s:{s:b}}",
+                  "newNonce", url[0],
+                  "newAccount", url[1],
+                  "newOrder", url[2],
+                  "meta", "externalAccountRequired", 0);
+    if (o == NULL) {
+        return NULL;
+    }
+
+    s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+
+    return s;
+}
+
+
+int
+acme_srv_nonce(const acme_srv_conf_t *conf, char *out)
+{
+    unsigned char  rnd[8];
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return ACME_ERROR;
+    }
+
+    return acme_nonce_mint(conf->nonce_key, time(NULL), rnd, out);
+}
+
+
+/* ---------------------------------------------------------------- */
+/* objects */
+
+
+static const char *
+acme_srv_order_status(const acme_order_t *o, time_t now)
+{
+    /* RFC 8555 7.1.6: an order past its expiry is invalid */
+    if ((strcmp(o->status, "pending") == 0 || strcmp(o->status, "ready") == 0)
+        && o->expires <= now)
+    {
+        return "invalid";
+    }
+
+    return o->status;
+}
+
+
+static const char *
+acme_srv_authz_status(const acme_authz_t *az, time_t now)
+{
+    if ((strcmp(az->status, "pending") == 0 || strcmp(az->status, "valid")
+                                               == 0)
+        && az->expires <= now)
+    {
+        return "expired";
+    }
+
+    return az->status;
+}
+
+
+static json_t *
+acme_srv_order_json(acme_srv_ctx_t *ctx, const acme_order_t *o)
+{
+    size_t   i;
+    json_t  *j, *authzs, *ids, *err;
+
+    ids = json_loads(o->identifiers, 0, NULL);
+    authzs = json_array();
+
+    for (i = 0; authzs && i < o->nauthz; i++) {
+        json_array_append_new(authzs, acme_srv_url_json(ctx->req, "authz",
+                                                        o->authz_ids[i],
+                                                        NULL));
+    }
+
+    j = json_pack("{s:s, s:o, s:o, s:o, s:o}",
+                  "status", acme_srv_order_status(o, time(NULL)),
+                  "expires", acme_srv_time_json(o->expires),
+                  "identifiers", ids ? ids : json_array(),
+                  "authorizations", authzs ? authzs : json_array(),
+                  "finalize", acme_srv_url_json(ctx->req, "order",
+                                                o->public_id, "/finalize"));
+    if (j == NULL) {
+        return NULL;
+    }
+
+    if (o->not_before) {
+        json_object_set_new(j, "notBefore", acme_srv_time_json(o->not_before));
+    }
+
+    if (o->not_after) {
+        json_object_set_new(j, "notAfter", acme_srv_time_json(o->not_after));
+    }
+
+    if (o->cert_id[0] && strcmp(o->status, "valid") == 0) {
+        json_object_set_new(j, "certificate",
+                            acme_srv_url_json(ctx->req, "cert", o->cert_id,
+                                              NULL));
+    }
+
+    if (o->error) {
+        err = json_loads(o->error, 0, NULL);
+        if (err) {
+            json_object_set_new(j, "error", err);
+        }
+    }
+
+    return j;
+}
+
+
+static json_t *
+acme_srv_chall_json(acme_srv_ctx_t *ctx, const acme_chall_t *ch)
+{
+    json_t  *j, *err;
+
+    j = json_pack("{s:s, s:o, s:s, s:s}",
+                  "type", ch->type,
+                  "url", acme_srv_url_json(ctx->req, "chall", ch->public_id,
+                                           NULL),
+                  "status", ch->status,
+                  "token", ch->token);
+    if (j == NULL) {
+        return NULL;
+    }
+
+    if (ch->validated) {
+        json_object_set_new(j, "validated", acme_srv_time_json(ch->validated));
+    }
+
+    if (ch->error) {
+        err = json_loads(ch->error, 0, NULL);
+        if (err) {
+            json_object_set_new(j, "error", err);
+        }
+    }
+
+    return j;
+}
+
+
+static json_t *
+acme_srv_authz_json(acme_srv_ctx_t *ctx, const acme_authz_t *az)
+{
+    size_t   i;
+    json_t  *j, *challs;
+
+    challs = json_array();
+
+    for (i = 0; challs && i < az->nchalls; i++) {
+        json_array_append_new(challs, acme_srv_chall_json(ctx,
+                                                          &az->challs[i]));
+    }
+
+    /* RFC 8555 7.1.4: the identifier of a wildcard authorization is the
+     * base name, with "wildcard": true */
+    j = json_pack("{s:{s:s, s:s}, s:s, s:o, s:o}",
+                  "identifier", "type", az->identifier_type,
+                  "value", az->identifier_value,
+                  "status", acme_srv_authz_status(az, time(NULL)),
+                  "expires", acme_srv_time_json(az->expires),
+                  "challenges", challs ? challs : json_array());
+
+    if (j && az->wildcard) {
+        json_object_set_new(j, "wildcard", json_true());
+    }
+
+    return j;
+}
+
+
+static json_t *
+acme_srv_account_json(acme_srv_ctx_t *ctx, const acme_account_t *a)
+{
+    json_t  *j, *contact;
+
+    contact = json_loads(a->contact, 0, NULL);
+
+    j = json_pack("{s:s, s:o, s:o}",
+                  "status", a->status,
+                  "contact", contact ? contact : json_array(),
+                  "orders", acme_srv_url_json(ctx->req, "acct", a->public_id,
+                                              "/orders"));
+
+    if (j && a->tos_agreed) {
+        json_object_set_new(j, "termsOfServiceAgreed", json_true());
+    }
+
+    return j;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* resources */
+
+
+/* RFC 8555 7.3: contact URLs; mailto only (7.3 allows a server to
+ * restrict the schemes it supports) */
+static int
+acme_srv_contact(acme_srv_ctx_t *ctx, json_t *contact, char **out)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *s;
+
+    if (!json_is_array(contact)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"contact\" must be an array of URLs");
+    }
+
+    if (json_array_size(contact) > 10) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_INVALID_CONTACT,
+                                "at most 10 contacts are accepted");
+    }
+
+    json_array_foreach(contact, i, v) {
+        s = json_string_value(v);
+
+        if (s == NULL) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "\"contact\" entries must be strings");
+        }
+
+        if (strncmp(s, "mailto:", 7) != 0) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_UNSUPPORTED_CONTACT,
+                                    "only mailto: contacts are supported");
+        }
+
+        if (strlen(s) > 254 + 7 || strchr(s + 7, '@') == NULL
+            || strpbrk(s + 7, ",?; <>\"\r\n") != NULL)
+        {
+            return acme_problem_set(&ctx->prob, ACME_PROB_INVALID_CONTACT,
+                                    "contact \"%.100s\" is not a single "
+                                    "email address", s);
+        }
+    }
+
+    *out = json_dumps(contact, JSON_COMPACT);
+    if (*out == NULL) {
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_account_reply(acme_srv_ctx_t *ctx, int status,
+    const acme_account_t *a)
+{
+    acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location), ctx->req,
+                 "acct", a->public_id, NULL);
+
+    return acme_srv_json(ctx, status, acme_srv_account_json(ctx, a));
+}
+
+
+/* RFC 8555 7.3 */
+static int
+acme_srv_new_account(acme_srv_ctx_t *ctx)
+{
+    int              rc, tos;
+    char            *contact;
+    char             id[ACME_ID_LEN + 1];
+    json_t          *v;
+    acme_account_t   a;
+
+    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "newAccount payload must be a JSON object");
+    }
+
+    rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
+                                       ctx->thumbprint, &a);
+    if (rc == ACME_ERROR) {
+        return acme_srv_internal(ctx, "account lookup: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    /* RFC 8555 7.3.1: an existing key returns its account, 200 */
+    if (rc == ACME_OK) {
+        rc = acme_srv_account_reply(ctx, 200, &a);
+        acme_account_clear(&a);
+        return rc;
+    }
+
+    v = json_object_get(ctx->payload, "onlyReturnExisting");
+    if (v && !json_is_boolean(v)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"onlyReturnExisting\" must be a boolean");
+    }
+
+    if (json_is_true(v)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_ACCOUNT_DOES_NOT_EXIST,
+                                "no account exists with this key");
+    }
+
+    v = json_object_get(ctx->payload, "termsOfServiceAgreed");
+    if (v && !json_is_boolean(v)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"termsOfServiceAgreed\" must be a boolean");
+    }
+
+    tos = json_is_true(v);
+    contact = NULL;
+
+    v = json_object_get(ctx->payload, "contact");
+    if (acme_srv_contact(ctx, v ? v : json_array(), &contact) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    if (acme_srv_random_id(id) != ACME_OK) {
+        free(contact);
+        return acme_srv_internal(ctx, "RAND_bytes() failed");
+    }
+
+    rc = acme_pg_account_create(ctx->pg, ctx->conf->ca_name, id,
+                                ctx->thumbprint, ctx->canonical, contact,
+                                tos, &a);
+    free(contact);
+
+    if (rc == ACME_CONFLICT) {
+        /* created by a concurrent request with the same key */
+        rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
+                                           ctx->thumbprint, &a);
+        if (rc != ACME_OK) {
+            return acme_srv_internal(ctx, "account lookup after a race: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        rc = acme_srv_account_reply(ctx, 200, &a);
+        acme_account_clear(&a);
+        return rc;
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "account create: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
+             "account %s created", a.public_id);
+
+    rc = acme_srv_account_reply(ctx, 201, &a);
+    acme_account_clear(&a);
+
+    return rc;
+}
+
+
+/* RFC 8555 7.3.2 (update), 7.3.6 (deactivate), 7.1.2.1 (orders list) */
+static int
+acme_srv_account(acme_srv_ctx_t *ctx, int orders)
+{
+    int              rc;
+    char            *contact;
+    size_t           i, n;
+    char           **ids;
+    json_t          *v, *list;
+    const char      *status;
+    acme_account_t   a;
+
+    if (ctx->id_len != strlen(ctx->acct.public_id)
+        || strncmp(ctx->id, ctx->acct.public_id, ctx->id_len) != 0)
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "the request is not signed by this "
+                                "account's key");
+    }
+
+    if (orders) {
+        if (acme_pg_account_orders(ctx->pg, ctx->acct.id,
+                                   ACME_SRV_ORDERS_LIMIT, &ids, &n)
+            != ACME_OK)
+        {
+            return acme_srv_internal(ctx, "orders list: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        list = json_array();
+
+        for (i = 0; list && i < n; i++) {
+            json_array_append_new(list, acme_srv_url_json(ctx->req, "order",
+                                                          ids[i], NULL));
+        }
+
+        acme_pg_strv_free(ids, n);
+
+        return acme_srv_json(ctx, 200, list ? json_pack("{s:o}", "orders",
+                                                        list) : NULL);
+    }
+
+    if (ctx->payload == NULL) {
+        return acme_srv_account_reply(ctx, 200, &ctx->acct);
+    }
+
+    if (!json_is_object(ctx->payload)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "account update must be a JSON object");
+    }
+
+    contact = NULL;
+    status = NULL;
+
+    v = json_object_get(ctx->payload, "status");
+    if (v) {
+        if (!json_is_string(v)
+            || strcmp(json_string_value(v), "deactivated") != 0)
+        {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "a client may set an account's status "
+                                    "only to \"deactivated\" (RFC 8555 "
+                                    "7.3.6)");
+        }
+
+        status = "deactivated";
+    }
+
+    v = json_object_get(ctx->payload, "contact");
+    if (v && acme_srv_contact(ctx, v, &contact) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    if (contact || status) {
+        rc = acme_pg_account_update(ctx->pg, ctx->acct.id, contact, status);
+        free(contact);
+
+        if (rc == ACME_ERROR) {
+            return acme_srv_internal(ctx, "account update: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        if (status) {
+            snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
+                     "account %s deactivated", ctx->acct.public_id);
+        }
+    }
+
+    rc = acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name,
+                                      ctx->acct.public_id, &a);
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "account reload: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    rc = acme_srv_account_reply(ctx, 200, &a);
+    acme_account_clear(&a);
+
+    return rc;
+}
+
+
+/* RFC 8555 7.4 */
+static int
+acme_srv_new_order(acme_srv_ctx_t *ctx)
+{
+    int                   rc, wildcard;
+    char                 *ids_json;
+    size_t                i, j, n;
+    time_t                now;
+    json_t               *idents, *v, *out;
+    const char           *type, *value;
+    acme_order_t          o;
+    acme_pg_new_authz_t   az[ACME_SRV_MAX_IDENTIFIERS];
+    char                  names[ACME_SRV_MAX_IDENTIFIERS]
+                               [ACME_DNS_NAME_MAX + 1];
+    char                  azid[ACME_SRV_MAX_IDENTIFIERS][ACME_ID_LEN + 1];
+    char                  chid[ACME_SRV_MAX_IDENTIFIERS][ACME_ID_LEN + 1];
+    char                  tok[ACME_SRV_MAX_IDENTIFIERS][ACME_TOKEN_LEN + 1];
+    char                  oid[ACME_ID_LEN + 1];
+
+    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "newOrder payload must be a JSON object");
+    }
+
+    if (json_object_get(ctx->payload, "notBefore")
+        || json_object_get(ctx->payload, "notAfter"))
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "this CA sets the validity period itself: "
+                                "omit \"notBefore\" and \"notAfter\"");
+    }
+
+    idents = json_object_get(ctx->payload, "identifiers");
+    if (!json_is_array(idents) || json_array_size(idents) == 0) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"identifiers\" must be a non-empty array");
+    }
+
+    if (json_array_size(idents) > ACME_SRV_MAX_IDENTIFIERS) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_REJECTED_IDENTIFIER,
+                                "at most %d identifiers in one order",
+                                ACME_SRV_MAX_IDENTIFIERS);
+    }
+
+    n = 0;
+    out = json_array();
+    if (out == NULL) {
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    json_array_foreach(idents, i, v) {
+        type = json_string_value(json_object_get(v, "type"));
+        value = json_string_value(json_object_get(v, "value"));
+
+        if (type == NULL || value == NULL) {
+            json_decref(out);
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "each identifier needs string \"type\" "
+                                    "and \"value\"");
+        }
+
+        if (strcmp(type, "dns") != 0) {
+            json_decref(out);
+            return acme_problem_set(&ctx->prob,
+                                    ACME_PROB_UNSUPPORTED_IDENTIFIER,
+                                    "identifier type \"%.32s\" is not "
+                                    "supported", type);
+        }
+
+        if (acme_ident_dns_normalize(value, json_string_length(
+                                         json_object_get(v, "value")),
+                                     names[n], &wildcard, &ctx->prob)
+            != ACME_OK)
+        {
+            json_decref(out);
+            return ACME_ERROR;
+        }
+
+        if (wildcard) {
+            /* RFC 8555 7.1.3: wildcards need dns-01, not offered yet */
+            json_decref(out);
+            return acme_problem_set(&ctx->prob,
+                                    ACME_PROB_REJECTED_IDENTIFIER,
+                                    "wildcard names need the dns-01 "
+                                    "challenge, which this CA does not "
+                                    "offer");
+        }
+
+        /* duplicates collapse into one identifier */
+        for (j = 0; j < n; j++) {
+            if (strcmp(names[j], names[n]) == 0) {
+                break;
+            }
+        }
+
+        if (j < n) {
+            continue;
+        }
+
+        json_array_append_new(out, json_pack("{s:s, s:s}", "type", "dns",
+                                             "value", names[n]));
+        n++;
+    }
+
+    now = time(NULL);
+
+    for (i = 0; i < n; i++) {
+        if (acme_srv_random_id(azid[i]) != ACME_OK
+            || acme_srv_random_id(chid[i]) != ACME_OK
+            || acme_srv_random_token(tok[i]) != ACME_OK)
+        {
+            json_decref(out);
+            return acme_srv_internal(ctx, "RAND_bytes() failed");
+        }
+
+        memset(&az[i], 0, sizeof(az[i]));
+        az[i].type = "dns";
+        az[i].value = names[i];
+        az[i].authz_id = azid[i];
+        az[i].chall_ids[0] = chid[i];
+        az[i].chall_types[0] = "http-01";
+        az[i].tokens[0] = tok[i];
+    }
+
+    ids_json = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+
+    if (ids_json == NULL || acme_srv_random_id(oid) != ACME_OK) {
+        free(ids_json);
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    rc = acme_pg_order_create(ctx->pg, ctx->acct.id, oid,
+                              now + ctx->conf->order_lifetime, 0, 0,
+                              ids_json, az, n,
+                              now + ctx->conf->authz_lifetime);
+    free(ids_json);
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "order create: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    if (acme_pg_order_get(ctx->pg, oid, &o) != ACME_OK) {
+        return acme_srv_internal(ctx, "order reload: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location), ctx->req,
+                 "order", oid, NULL);
+
+    rc = acme_srv_json(ctx, 201, acme_srv_order_json(ctx, &o));
+    acme_order_clear(&o);
+
+    return rc;
+}
+
+
+static int
+acme_srv_load_order(acme_srv_ctx_t *ctx, acme_order_t *o)
+{
+    int   rc;
+    char  id[ACME_ID_LEN + 1];
+
+    if (ctx->id_len != ACME_ID_LEN) {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such order");
+    }
+
+    memcpy(id, ctx->id, ACME_ID_LEN);
+    id[ACME_ID_LEN] = '\0';
+
+    rc = acme_pg_order_get(ctx->pg, id, o);
+
+    if (rc == ACME_NOT_FOUND) {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such order");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "order get: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    if (o->account_id != ctx->acct.id) {
+        acme_order_clear(o);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "this order belongs to another account");
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_order(acme_srv_ctx_t *ctx)
+{
+    int           rc;
+    acme_order_t  o;
+
+    if (acme_srv_load_order(ctx, &o) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    if (strcmp(o.status, "processing") == 0) {
+        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
+    }
+
+    rc = acme_srv_json(ctx, 200, acme_srv_order_json(ctx, &o));
+    acme_order_clear(&o);
+
+    return rc;
+}
+
+
+static int
+acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
+    const char *const *names, size_t n)
+{
+    int              rc;
+    char            *chain;
+    char             err[512], serial_hex[2 * 16 + 1];
+    char             cid[ACME_ID_LEN + 1];
+    size_t           i, der_len;
+    acme_ca_t       *ca;
+    acme_problem_t   p;
+    unsigned char   *der, serial[16];
+    acme_ca_issue_t  in;
+
+    ca = acme_srv_signer(ctx->conf, err, sizeof(err));
+    if (ca == NULL) {
+        return acme_srv_internal(ctx, "signer: %s", err);
+    }
+
+    /* CA/B BR 7.1: at least 64 bits of CSPRNG output; positive, non-zero
+     * leading octet keeps the DER length fixed */
+    if (RAND_bytes(serial, sizeof(serial)) != 1
+        || acme_srv_random_id(cid) != ACME_OK)
+    {
+        return acme_srv_internal(ctx, "RAND_bytes() failed");
+    }
+
+    serial[0] = (serial[0] & 0x7f) | 0x01;
+
+    for (i = 0; i < sizeof(serial); i++) {
+        snprintf(serial_hex + 2 * i, 3, "%02x", serial[i]);
+    }
+
+    rc = acme_pg_finalize_begin(ctx->pg, o->id, ctx->acct.id, cid,
+                                serial_hex);
+    if (rc == ACME_CONFLICT) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_ORDER_NOT_READY,
+                                "the order is no longer \"ready\"");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "finalize: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    in.req = req;
+    in.names = names;
+    in.nnames = n;
+    in.serial = serial;
+    in.serial_len = sizeof(serial);
+    /* backdated a minute for clients with slow clocks */
+    in.not_before = time(NULL) - 60;
+    in.not_after = in.not_before + ctx->conf->cert_lifetime;
+
+    if (acme_ca_issue(ca, &in, &der, &der_len, err, sizeof(err)) != ACME_OK)
+    {
+        acme_srv_internal(ctx, "signing order %s: %s", o->public_id, err);
+        acme_problem_set(&p, ACME_PROB_SERVER_INTERNAL,
+                         "the certificate could not be signed");
+        chain = acme_problem_json(&p);
+        (void) acme_pg_finalize_fail(ctx->pg, o->id, chain);
+        free(chain);
+        return ACME_ERROR;
+    }
+
+    /* the stored chain is the issuer chain exactly as configured */
+    chain = strdup(ctx->conf->chain_pem);
+    rc = (chain != NULL) ? acme_pg_finalize_finish(ctx->pg, o->id, cid, der,
+                                                   der_len, chain,
+                                                   in.not_before,
+                                                   in.not_after)
+                         : ACME_ERROR;
+    free(chain);
+    free(der);
+
+    if (rc != ACME_OK) {
+        /* recovery (an order left "processing") finishes or fails it */
+        return acme_srv_internal(ctx, "storing certificate %s of order %s: "
+                                 "%s", serial_hex, o->public_id,
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
+             "certificate serial %s issued for order %s of account %s",
+             serial_hex, o->public_id, ctx->acct.public_id);
+
+    return ACME_OK;
+}
+
+
+/* RFC 8555 7.4 finalize */
+static int
+acme_srv_finalize(acme_srv_ctx_t *ctx)
+{
+    int            rc;
+    json_t        *ids, *v, *csr;
+    size_t         i, n, der_len;
+    X509_REQ      *req;
+    acme_order_t   o;
+    unsigned char *der;
+    const char    *names[ACME_SRV_MAX_IDENTIFIERS];
+
+    if (acme_srv_load_order(ctx, &o) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    rc = ACME_ERROR;
+    ids = NULL;
+    der = NULL;
+    req = NULL;
+
+    if (strcmp(acme_srv_order_status(&o, time(NULL)), "ready") != 0) {
+        acme_problem_set(&ctx->prob, ACME_PROB_ORDER_NOT_READY,
+                         "the order is \"%s\", not \"ready\" (RFC 8555 7.4)",
+                         acme_srv_order_status(&o, time(NULL)));
+        goto done;
+    }
+
+    csr = ctx->payload ? json_object_get(ctx->payload, "csr") : NULL;
+    if (!json_is_string(csr)) {
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "finalize needs a \"csr\" string");
+        goto done;
+    }
+
+    der = acme_b64u_decode_alloc(json_string_value(csr),
+                                 json_string_length(csr), &der_len);
+    if (der == NULL) {
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "\"csr\" is not base64url without padding");
+        goto done;
+    }
+
+    ids = json_loads(o.identifiers, 0, NULL);
+    n = 0;
+
+    json_array_foreach(ids, i, v) {
+        if (n < ACME_SRV_MAX_IDENTIFIERS) {
+            names[n++] = json_string_value(json_object_get(v, "value"));
+        }
+    }
+
+    if (n == 0) {
+        acme_srv_internal(ctx, "order %s has no identifiers", o.public_id);
+        goto done;
+    }
+
+    if (acme_csr_check(der, der_len, names, n, ctx->key,
+                       ctx->conf->key_types, &req, &ctx->prob) != ACME_OK)
+    {
+        goto done;
+    }
+
+    if (acme_srv_issue(ctx, &o, req, names, n) != ACME_OK) {
+        goto done;
+    }
+
+    rc = ACME_OK;
+
+done:
+
+    free(der);
+    json_decref(ids);
+    X509_REQ_free(req);
+
+    if (rc == ACME_OK) {
+        /* RFC 8555 7.4: the answer is the updated order object */
+        acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location),
+                     ctx->req, "order", o.public_id, NULL);
+        acme_order_clear(&o);
+
+        return acme_srv_order(ctx);
+    }
+
+    acme_order_clear(&o);
+
+    return rc;
+}
+
+
+static int
+acme_srv_load_authz(acme_srv_ctx_t *ctx, int chall, acme_authz_t *az)
+{
+    int   rc;
+    char  id[ACME_ID_LEN + 1];
+
+    if (ctx->id_len != ACME_ID_LEN) {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such %s",
+                                       chall ? "challenge" : "authorization");
+    }
+
+    memcpy(id, ctx->id, ACME_ID_LEN);
+    id[ACME_ID_LEN] = '\0';
+
+    rc = chall ? acme_pg_chall_get(ctx->pg, id, az)
+               : acme_pg_authz_get(ctx->pg, id, az);
+
+    if (rc == ACME_NOT_FOUND) {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such %s",
+                                       chall ? "challenge" : "authorization");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "authorization get: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    if (az->account_id != ctx->acct.id) {
+        acme_authz_clear(az);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "this %s belongs to another account",
+                                chall ? "challenge" : "authorization");
+    }
+
+    return ACME_OK;
+}
+
+
+/* RFC 8555 7.5 (POST-as-GET), 7.5.2 (deactivation) */
+static int
+acme_srv_authz(acme_srv_ctx_t *ctx)
+{
+    int            rc;
+    json_t        *v;
+    acme_authz_t   az;
+
+    if (acme_srv_load_authz(ctx, 0, &az) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    if (ctx->payload != NULL) {
+        v = json_object_get(ctx->payload, "status");
+
+        if (!json_is_string(v)
+            || strcmp(json_string_value(v), "deactivated") != 0)
+        {
+            acme_authz_clear(&az);
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "an authorization accepts only "
+                                    "{\"status\": \"deactivated\"} "
+                                    "(RFC 8555 7.5.2)");
+        }
+
+        rc = acme_pg_authz_deactivate(ctx->pg, az.id);
+
+        if (rc == ACME_CONFLICT) {
+            acme_authz_clear(&az);
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "only a pending or valid authorization "
+                                    "can be deactivated");
+        }
+
+        if (rc != ACME_OK) {
+            acme_authz_clear(&az);
+            return acme_srv_internal(ctx, "authorization deactivate: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        acme_authz_clear(&az);
+
+        if (acme_srv_load_authz(ctx, 0, &az) != ACME_OK) {
+            return ACME_ERROR;
+        }
+    }
+
+    rc = acme_srv_json(ctx, 200, acme_srv_authz_json(ctx, &az));
+    acme_authz_clear(&az);
+
+    return rc;
+}
+
+
+/* RFC 8555 7.5.1: POST {} responds to the challenge; POST-as-GET reads */
+static int
+acme_srv_chall(acme_srv_ctx_t *ctx)
+{
+    int            rc;
+    char           id[ACME_ID_LEN + 1];
+    acme_authz_t   az;
+
+    if (acme_srv_load_authz(ctx, 1, &az) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    if (ctx->payload != NULL) {
+        if (!json_is_object(ctx->payload)) {
+            acme_authz_clear(&az);
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "a challenge response is the JSON "
+                                    "object {}");
+        }
+
+        rc = acme_pg_chall_start(ctx->pg, az.challs[0].id, time(NULL));
+
+        if (rc == ACME_ERROR) {
+            acme_authz_clear(&az);
+            return acme_srv_internal(ctx, "challenge start: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        if (rc == ACME_OK) {
+            /* a lost job is re-enqueued from PostgreSQL by the validator's
+             * stale scan, so a Redis failure here loses nothing */
+            if (acme_redis_job_add(ctx->rd, az.challs[0].public_id)
+                != ACME_OK)
+            {
+                snprintf(ctx->resp->log, sizeof(ctx->resp->log),
+                         "enqueue of challenge %s: %s (the validator's "
+                         "stale scan will pick it up)",
+                         az.challs[0].public_id,
+                         acme_redis_errmsg(ctx->rd));
+            }
+        }
+
+        /* ACME_CONFLICT: already started or final; answer its state */
+        memcpy(id, az.challs[0].public_id, sizeof(id));
+        acme_authz_clear(&az);
+
+        if (acme_pg_chall_get(ctx->pg, id, &az) != ACME_OK) {
+            return acme_srv_internal(ctx, "challenge reload: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+    }
+
+    acme_srv_url(ctx->resp->link_up, sizeof(ctx->resp->link_up), ctx->req,
+                 "authz", az.public_id, NULL);
+
+    if (strcmp(az.challs[0].status, "processing") == 0) {
+        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
+    }
+
+    rc = acme_srv_json(ctx, 200, acme_srv_chall_json(ctx, &az.challs[0]));
+    acme_authz_clear(&az);
+
+    return rc;
+}
+
+
+/* RFC 8555 7.4.2: the PEM chain, leaf first */
+static int
+acme_srv_cert(acme_srv_ctx_t *ctx)
+{
+    int                   rc;
+    BIO                  *bio;
+    X509                 *x;
+    char                  id[ACME_ID_LEN + 1];
+    char                 *pem;
+    long                  len;
+    size_t                chain_len;
+    acme_cert_t           c;
+    const unsigned char  *p;
+
+    if (ctx->id_len != ACME_ID_LEN) {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such certificate");
+    }
+
+    memcpy(id, ctx->id, ACME_ID_LEN);
+    id[ACME_ID_LEN] = '\0';
+
+    rc = acme_pg_cert_get(ctx->pg, id, &c);
+
+    if (rc == ACME_NOT_FOUND || (rc == ACME_OK && c.der == NULL)) {
+        acme_cert_clear(&c);
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "no such certificate");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "certificate get: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    if (c.account_id != ctx->acct.id) {
+        acme_cert_clear(&c);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "this certificate belongs to another "
+                                "account");
+    }
+
+    p = c.der;
+    x = d2i_X509(NULL, &p, (long) c.der_len);
+    bio = BIO_new(BIO_s_mem());
+
+    if (x == NULL || bio == NULL || !PEM_write_bio_X509(bio, x)) {
+        X509_free(x);
+        BIO_free(bio);
+        acme_cert_clear(&c);
+        ERR_clear_error();
+        return acme_srv_internal(ctx, "certificate %s does not encode", id);
+    }
+
+    X509_free(x);
+
+    len = BIO_get_mem_data(bio, &pem);
+    chain_len = c.chain ? strlen(c.chain) : 0;
+
+    acme_srv_resp_clear(ctx->resp);
+    ctx->resp->body = malloc(len + chain_len + 2);
+
+    if (ctx->resp->body == NULL) {
+        BIO_free(bio);
+        acme_cert_clear(&c);
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    memcpy(ctx->resp->body, pem, len);
+    ctx->resp->body_len = len;
+
+    if (chain_len) {
+        memcpy(ctx->resp->body + len, c.chain, chain_len);
+        ctx->resp->body_len += chain_len;
+
+        if (c.chain[chain_len - 1] != '\n') {
+            ctx->resp->body[ctx->resp->body_len++] = '\n';
+        }
+    }
+
+    ctx->resp->body[ctx->resp->body_len] = '\0';
+    ctx->resp->status = 200;
+    ctx->resp->content_type = "application/pem-certificate-chain";
+
+    BIO_free(bio);
+    acme_cert_clear(&c);
+
+    return ACME_OK;
+}
+
+
+/* ---------------------------------------------------------------- */
+/* request verification (RFC 8555 6.2-6.5) and routing */
+
+
+typedef enum {
+    ACME_SRV_NEW_ACCOUNT,
+    ACME_SRV_ACCOUNT,
+    ACME_SRV_ACCOUNT_ORDERS,
+    ACME_SRV_NEW_ORDER,
+    ACME_SRV_ORDER,
+    ACME_SRV_FINALIZE,
+    ACME_SRV_AUTHZ,
+    ACME_SRV_CHALL,
+    ACME_SRV_CERT,
+    ACME_SRV_UNKNOWN
+} acme_srv_route_e;
+
+
+static int
+acme_srv_prefix(const char *path, size_t len, const char *prefix,
+    const char **id, size_t *id_len)
+{
+    size_t  n;
+
+    n = strlen(prefix);
+
+    if (len <= n || memcmp(path, prefix, n) != 0) {
+        return 0;
+    }
+
+    *id = path + n;
+    *id_len = len - n;
+
+    return 1;
+}
+
+
+static acme_srv_route_e
+acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
+{
+    size_t       len;
+    const char  *path;
+
+    path = req->path;
+    len = req->path_len;
+    *id = NULL;
+    *id_len = 0;
+
+    if (len == 11 && memcmp(path, "new-account", 11) == 0) {
+        return ACME_SRV_NEW_ACCOUNT;
+    }
+
+    if (len == 9 && memcmp(path, "new-order", 9) == 0) {
+        return ACME_SRV_NEW_ORDER;
+    }
+
+    if (acme_srv_prefix(path, len, "acct/", id, id_len)) {
+        if (*id_len > 7 && memcmp(*id + *id_len - 7, "/orders", 7) == 0) {
+            *id_len -= 7;
+            return ACME_SRV_ACCOUNT_ORDERS;
+        }
+
+        return ACME_SRV_ACCOUNT;
+    }
+
+    if (acme_srv_prefix(path, len, "order/", id, id_len)) {
+        if (*id_len > 9 && memcmp(*id + *id_len - 9, "/finalize", 9) == 0) {
+            *id_len -= 9;
+            return ACME_SRV_FINALIZE;
+        }
+
+        return ACME_SRV_ORDER;
+    }
+
+    if (acme_srv_prefix(path, len, "authz/", id, id_len)) {
+        return ACME_SRV_AUTHZ;
+    }
+
+    if (acme_srv_prefix(path, len, "chall/", id, id_len)) {
+        return ACME_SRV_CHALL;
+    }
+
+    if (acme_srv_prefix(path, len, "cert/", id, id_len)) {
+        return ACME_SRV_CERT;
+    }
+
+    return ACME_SRV_UNKNOWN;
+}
+
+
+/* the account behind "kid" (RFC 8555 6.2) and its key */
+static int
+acme_srv_kid(acme_srv_ctx_t *ctx)
+{
+    int           rc;
+    size_t        n;
+    json_t       *jwk;
+    const char   *kid, *id;
+
+    kid = ctx->jws.kid;
+    n = strlen(kid);
+
+    /* kid is this CA's account URL */
+    if (n != ctx->req->base_len + 5 + ACME_ID_LEN
+        || memcmp(kid, ctx->req->base_url, ctx->req->base_len) != 0
+        || memcmp(kid + ctx->req->base_len, "acct/", 5) != 0)
+    {
+        return acme_problem_set(&ctx->prob,
+                                ACME_PROB_ACCOUNT_DOES_NOT_EXIST,
+                                "\"kid\" is not an account URL of this CA");
+    }
+
+    id = kid + ctx->req->base_len + 5;
+
+    rc = acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name, id,
+                                      &ctx->acct);
+    if (rc == ACME_NOT_FOUND) {
+        return acme_problem_set(&ctx->prob,
+                                ACME_PROB_ACCOUNT_DOES_NOT_EXIST,
+                                "no account at \"kid\"");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "account get: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    jwk = json_loads(ctx->acct.jwk, 0, NULL);
+    rc = acme_jwk_import(jwk, &ctx->key, NULL, &ctx->prob);
+    json_decref(jwk);
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "stored key of account %s: %s",
+                                 ctx->acct.public_id, ctx->prob.detail);
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
+{
+    int            rc;
+    size_t         url_len;
+    time_t         now, minted;
+    json_error_t   err;
+
+    if (acme_jws_parse(&ctx->jws, ctx->req->body, ctx->req->body_len,
+                       &ctx->prob) != ACME_OK)
+    {
+        return ACME_ERROR;
+    }
+
+    /* RFC 8555 6.2: newAccount (and revokeCert) are signed with "jwk",
+     * everything else with "kid" */
+    if (route == ACME_SRV_NEW_ACCOUNT) {
+        if (ctx->jws.jwk == NULL) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "newAccount must be signed with \"jwk\", "
+                                    "not \"kid\" (RFC 8555 7.3)");
+        }
+
+        if (acme_jwk_import(ctx->jws.jwk, &ctx->key, ctx->canonical,
+                            &ctx->prob) != ACME_OK
+            || acme_jwk_thumbprint(ctx->canonical, strlen(ctx->canonical),
+                                   ctx->thumbprint) != ACME_OK)
+        {
+            return ACME_ERROR;
+        }
+
+    } else {
+        if (ctx->jws.kid == NULL) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "this request must be signed with "
+                                    "\"kid\", not \"jwk\" (RFC 8555 6.2)");
+        }
+
+        if (acme_srv_kid(ctx) != ACME_OK) {
+            return ACME_ERROR;
+        }
+    }
+
+    if (acme_jws_verify(&ctx->jws, ctx->key, &ctx->prob) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    /* RFC 8555 6.5 */
+    now = time(NULL);
+
+    if (ctx->jws.nonce == NULL) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the JWS has no \"nonce\"");
+    }
+
+    if (acme_nonce_check(ctx->conf->nonce_key, ctx->jws.nonce,
+                         strlen(ctx->jws.nonce), now,
+                         ctx->conf->nonce_lifetime, &minted) != ACME_OK)
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce was not issued by this server or "
+                                "has expired");
+    }
+
+    rc = acme_redis_nonce_spend(ctx->rd, ctx->jws.nonce,
+                                strlen(ctx->jws.nonce), minted,
+                                (int) ctx->conf->nonce_lifetime + 120, now);
+    if (rc == ACME_CONFLICT) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce has already been used");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "nonce spend: %s",
+                                 acme_redis_errmsg(ctx->rd));
+    }
+
+    /* RFC 8555 6.4: "url" equals the request URL */
+    url_len = ctx->req->base_len + ctx->req->path_len;
+
+    if (ctx->jws.url == NULL || strlen(ctx->jws.url) != url_len
+        || memcmp(ctx->jws.url, ctx->req->base_url, ctx->req->base_len) != 0
+        || memcmp(ctx->jws.url + ctx->req->base_len, ctx->req->path,
+                  ctx->req->path_len) != 0)
+    {
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                       403, "the JWS \"url\" is not the "
+                                       "URL of this request (RFC 8555 "
+                                       "6.4)");
+    }
+
+    /* RFC 8555 7.3.6: a deactivated account can do nothing more */
+    if (ctx->acct.id && strcmp(ctx->acct.status, "valid") != 0) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "account is %s", ctx->acct.status);
+    }
+
+    /* RFC 8555 6.3: an empty payload is POST-as-GET */
+    if (ctx->jws.payload_len > 0) {
+        ctx->payload = json_loadb((const char *) ctx->jws.payload,
+                                  ctx->jws.payload_len,
+                                  JSON_REJECT_DUPLICATES, &err);
+        if (ctx->payload == NULL) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "JWS payload is not JSON: %s", err.text);
+        }
+    }
+
+    return ACME_OK;
+}
+
+
+void
+acme_srv_handle_post(const acme_srv_conf_t *conf, const acme_srv_req_t *req,
+    acme_srv_resp_t *resp)
+{
+    int               rc;
+    acme_srv_ctx_t   *ctx;
+    acme_srv_route_e  route;
+
+    memset(resp, 0, sizeof(*resp));
+
+    ctx = calloc(1, sizeof(acme_srv_ctx_t));
+    if (ctx == NULL) {
+        acme_srv_problem(resp, ACME_PROB_SERVER_INTERNAL, 500,
+                         "out of memory");
+        snprintf(resp->log, sizeof(resp->log), "out of memory");
+        return;
+    }
+
+    ctx->conf = conf;
+    ctx->req = req;
+    ctx->resp = resp;
+
+    route = acme_srv_route(req, &ctx->id, &ctx->id_len);
+
+    if (route == ACME_SRV_UNKNOWN) {
+        acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                "no such resource");
+        rc = ACME_ERROR;
+        goto done;
+    }
+
+    ctx->pg = acme_srv_pg(conf);
+    ctx->rd = acme_srv_redis(conf);
+
+    if (ctx->pg == NULL || ctx->rd == NULL) {
+        rc = acme_srv_internal(ctx, "out of memory for connections");
+        goto done;
+    }
+
+    if (acme_pg_ensure(ctx->pg) != ACME_OK) {
+        /* an outage, not a fault of the request: 503 with Retry-After */
+        rc = acme_srv_internal(ctx, "database: %s", acme_pg_errmsg(ctx->pg));
+        ctx->prob.status = 503;
+        goto done;
+    }
+
+    rc = acme_srv_verify(ctx, route);
+    if (rc != ACME_OK) {
+        goto done;
+    }
+
+    switch (route) {
+
+    case ACME_SRV_NEW_ACCOUNT:
+        rc = acme_srv_new_account(ctx);
+        break;
+
+    case ACME_SRV_ACCOUNT:
+        rc = acme_srv_account(ctx, 0);
+        break;
+
+    case ACME_SRV_ACCOUNT_ORDERS:
+        rc = acme_srv_account(ctx, 1);
+        break;
+
+    case ACME_SRV_NEW_ORDER:
+        rc = ctx->payload ? acme_srv_new_order(ctx)
+                          : acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                             "newOrder needs a payload");
+        break;
+
+    case ACME_SRV_ORDER:
+        rc = acme_srv_order(ctx);
+        break;
+
+    case ACME_SRV_FINALIZE:
+        rc = acme_srv_finalize(ctx);
+        break;
+
+    case ACME_SRV_AUTHZ:
+        rc = acme_srv_authz(ctx);
+        break;
+
+    case ACME_SRV_CHALL:
+        rc = acme_srv_chall(ctx);
+        break;
+
+    case ACME_SRV_CERT:
+        rc = acme_srv_cert(ctx);
+        break;
+
+    default:
+        rc = acme_srv_internal(ctx, "unhandled route");
+        break;
+    }
+
+done:
+
+    if (rc != ACME_OK) {
+        acme_srv_resp_problem(resp, &ctx->prob);
+    }
+
+    json_decref(ctx->payload);
+    acme_jws_clear(&ctx->jws);
+    EVP_PKEY_free(ctx->key);
+    acme_account_clear(&ctx->acct);
+    free(ctx);
+
+    ERR_clear_error();
+}

@@ -1,0 +1,104 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * The ACME server's resources (RFC 8555 7) as plain C: the nginx glue
+ * hands a request over and sends back what this layer fills in.  It uses
+ * the core, the storage and the signer; it knows no nginx type.
+ * acme_srv_handle_post() blocks (PostgreSQL, Redis, PKCS#11) and runs in
+ * an nginx thread-pool task; the other functions are pure CPU and may run
+ * on the event loop.
+ */
+
+#ifndef ACME_SRV_H
+#define ACME_SRV_H
+
+#include <time.h>
+#include <stddef.h>
+#include "../acme/acme_core.h"
+#include "../acme/acme_nonce.h"
+
+
+/* one CA: everything an "acme_server on;" location configures.  Owned by
+ * the glue (configuration pool); read-only while requests run. */
+typedef struct {
+    const char     *ca_name;         /* isolates accounts between CAs */
+    const char     *conninfo;        /* libpq conninfo or URI */
+    const char     *redis_host;      /* name, address or /unix/path */
+    int             redis_port;
+    const char     *chain_pem;       /* issuer chain, PEM, issuer first */
+    const char     *pkcs11_module;   /* path of the PKCS#11 module */
+    const char     *key_uri;         /* RFC 7512 URI of the CA key */
+    const char     *pin;             /* token user PIN */
+    unsigned char   nonce_key[ACME_NONCE_KEY_LEN];
+    time_t          cert_lifetime;   /* seconds */
+    time_t          order_lifetime;  /* seconds */
+    time_t          authz_lifetime;  /* seconds */
+    time_t          nonce_lifetime;  /* seconds */
+    unsigned        key_types;       /* ACME_KEY_* accepted in CSRs */
+    int             timeout_ms;      /* Redis command timeout */
+} acme_srv_conf_t;
+
+typedef struct {
+    const char     *base_url;        /* "https://host/acme/", slash-ended */
+    size_t          base_len;
+    const char     *path;            /* after the location prefix */
+    size_t          path_len;
+    const char     *body;
+    size_t          body_len;
+} acme_srv_req_t;
+
+#define ACME_SRV_URL_MAX  1024
+
+typedef struct {
+    int             status;          /* HTTP status */
+    const char     *content_type;    /* static string */
+    char           *body;            /* malloc'ed, caller frees */
+    size_t          body_len;
+    char            location[ACME_SRV_URL_MAX];     /* "" when none */
+    char            link_up[ACME_SRV_URL_MAX];      /* rel="up", "" */
+    int             retry_after;     /* seconds, 0 when none */
+    char            log[512];        /* internal failure for the error log */
+    char            notice[256];     /* issuance etc. for the NOTICE log */
+} acme_srv_resp_t;
+
+
+/*
+ * acme_srv_handle_post(): verifies the JWS of a POST (RFC 8555 6.2-6.5:
+ * parse, jwk/kid, alg, signature, nonce, url) and runs the resource named
+ * by req->path: "new-account", "acct/ID", "acct/ID/orders", "new-order",
+ * "order/ID", "order/ID/finalize", "authz/ID", "chall/ID", "cert/ID".
+ * Always fills *resp (a problem document on any failure; resp->log then
+ * says why for the operator when the fault is ours).  Blocking.
+ */
+void acme_srv_handle_post(const acme_srv_conf_t *conf,
+    const acme_srv_req_t *req, acme_srv_resp_t *resp);
+
+/*
+ * acme_srv_directory(): the RFC 8555 7.1.1 directory object for base_url
+ * (len bytes), as a new malloc'ed NUL-terminated JSON string (caller
+ * frees), NULL on allocation failure.
+ */
+char *acme_srv_directory(const char *base_url, size_t len);
+
+/*
+ * acme_srv_nonce(): a fresh Replay-Nonce (RFC 8555 6.5.1) into out
+ * (ACME_NONCE_LEN + 1 bytes).  No I/O.  ACME_OK or ACME_ERROR.
+ */
+int acme_srv_nonce(const acme_srv_conf_t *conf, char *out);
+
+/*
+ * acme_srv_problem(): fills *resp with a problem document (for failures
+ * the glue detects itself: method, Content-Type, size).  type is an
+ * acme_prob_e.
+ */
+void acme_srv_problem(acme_srv_resp_t *resp, int type, int status,
+    const char *detail);
+
+/* frees resp->body */
+void acme_srv_resp_clear(acme_srv_resp_t *resp);
+
+/* drops this thread's connections (thread exit or reload) */
+void acme_srv_thread_cleanup(void);
+
+
+#endif /* ACME_SRV_H */
