@@ -101,3 +101,34 @@ stk_dump_logs() {
     stk_tail "$d/nginx/logs/error.log" 60
     stk_tail "$d/validator.log" 60
 }
+
+# stk_certbot OUTDIR NAME DOMAIN...: certbot certonly --standalone (http-01
+# on 127.0.0.1:$HTTP01PORT) against the stack whose env is loaded. Config,
+# work and logs go under OUTDIR; the certificate ends up in
+# OUTDIR/config/live/NAME/. Output goes to OUTDIR/certbot.out.
+stk_certbot() {
+    local out=$1 name=$2 d args=()
+    shift 2
+    for d in "$@"; do
+        args+=(-d "$d")
+    done
+    mkdir -p "$out"
+    # certbot's own timeouts are long: bound the whole run
+    env REQUESTS_CA_BUNDLE="$ACME_TLS_CA_BUNDLE" \
+        NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
+        timeout 240 certbot certonly --non-interactive --agree-tos \
+        --register-unsafely-without-email \
+        --server "$ACME_DIRECTORY_URL" \
+        --config-dir "$out/config" --work-dir "$out/work" \
+        --logs-dir "$out/logs" \
+        --standalone --http-01-address 127.0.0.1 \
+        --http-01-port "$HTTP01PORT" \
+        --cert-name "$name" "${args[@]}" \
+        > "$out/certbot.out" 2>&1
+}
+
+# stk_certbot_failed OUTDIR: what to read when certbot failed
+stk_certbot_failed() {
+    stk_tail "$1/certbot.out" 40
+    stk_tail "$1/logs/letsencrypt.log" 60
+}
