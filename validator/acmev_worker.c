@@ -47,9 +47,9 @@ acmev_worker_start(acmev_worker_t *w, int index, atomic_int *quit)
     /* both handles connect lazily: a down store is retried by the thread */
     w->pg = acme_pg_open(conf->database);
 
-    /* each command may wait ACMEV_BLOCK_MS in XREADGROUP, then timeout */
+    /* acme_redis_job_read() adds its block time to this itself */
     w->rd = acme_redis_open(conf->redis_host, conf->redis_port,
-                            ACMEV_BLOCK_MS + conf->timeout * 1000);
+                            conf->timeout * 1000);
 
     acmev_conf_release(conf);
 
@@ -203,6 +203,12 @@ acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj)
     memset(&job, 0, sizeof(acme_pg_job_t));
 
     rc = acme_pg_job_load(w->pg, rj->chall_id, &job);
+
+    if (rc == ACME_ERROR) {
+        /* a connection broken since the last job (a PostgreSQL restart)
+         * fails once; the store reconnects on the next call */
+        rc = acme_pg_job_load(w->pg, rj->chall_id, &job);
+    }
 
     if (rc == ACME_NOT_FOUND) {
         acmev_log(LOG_WARNING, "worker %d: challenge %s not found",
