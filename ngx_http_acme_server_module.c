@@ -1,0 +1,996 @@
+/*
+ * Copyright (C) nginx-acme-server authors
+ *
+ * ngx_http_acme_server_module: an ACME (RFC 8555) certificate authority
+ * inside nginx.  This file is the glue: directives, routing, request
+ * bodies, the thread-pool hand-off and the HTTP response.  The resources
+ * themselves are in src/server/acme_srv.c, which knows no nginx type.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <ngx_thread_pool.h>
+
+#include <openssl/sha.h>
+#include <openssl/crypto.h>
+
+#include "acme/acme_problem.h"
+#include "acme/acme_csr.h"
+#include "server/acme_srv.h"
+
+
+#if !(NGX_THREADS)
+#error ngx_http_acme_server_module needs nginx built --with-threads
+#endif
+
+
+typedef struct {
+    ngx_flag_t             enable;
+    ngx_str_t              database;
+    ngx_str_t              redis;
+    ngx_str_t              ca_certificate;
+    ngx_str_t              ca_key;
+    ngx_str_t              pkcs11_module;
+    ngx_str_t              pkcs11_pin_file;
+    ngx_str_t              nonce_key_file;
+    ngx_str_t              thread_pool_name;
+    time_t                 certificate_lifetime;
+    time_t                 order_lifetime;
+    time_t                 authz_lifetime;
+    time_t                 nonce_lifetime;
+    size_t                 max_body;
+    ngx_thread_pool_t     *thread_pool;
+    ngx_str_t              location;
+    acme_srv_conf_t        srv;
+} ngx_http_acme_server_loc_conf_t;
+
+
+/* what a thread task carries: its own copies, no pool calls in the thread */
+typedef struct {
+    acme_srv_conf_t       *conf;
+    acme_srv_req_t         req;
+    acme_srv_resp_t        resp;
+} ngx_http_acme_server_task_ctx_t;
+
+
+static ngx_int_t ngx_http_acme_server_handler(ngx_http_request_t *r);
+static void ngx_http_acme_server_body_handler(ngx_http_request_t *r);
+static void ngx_http_acme_server_thread(void *data, ngx_log_t *log);
+static void ngx_http_acme_server_done(ngx_event_t *ev);
+static ngx_int_t ngx_http_acme_server_send(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, acme_srv_resp_t *resp);
+static ngx_int_t ngx_http_acme_server_send_problem(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, acme_prob_e type,
+    ngx_uint_t status, const char *detail);
+static ngx_int_t ngx_http_acme_server_base_url(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, ngx_str_t *base);
+static void *ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_acme_server_commands[] = {
+
+    { ngx_string("acme_server"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_acme_server,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("acme_server_database"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, database),
+      NULL },
+
+    { ngx_string("acme_server_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, redis),
+      NULL },
+
+    { ngx_string("acme_server_ca_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, ca_certificate),
+      NULL },
+
+    { ngx_string("acme_server_ca_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, ca_key),
+      NULL },
+
+    { ngx_string("acme_server_pkcs11_module"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, pkcs11_module),
+      NULL },
+
+    { ngx_string("acme_server_pkcs11_pin_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, pkcs11_pin_file),
+      NULL },
+
+    { ngx_string("acme_server_nonce_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, nonce_key_file),
+      NULL },
+
+    { ngx_string("acme_server_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("acme_server_certificate_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, certificate_lifetime),
+      NULL },
+
+    { ngx_string("acme_server_order_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, order_lifetime),
+      NULL },
+
+    { ngx_string("acme_server_authorization_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, authz_lifetime),
+      NULL },
+
+    { ngx_string("acme_server_nonce_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, nonce_lifetime),
+      NULL },
+
+    { ngx_string("acme_server_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, max_body),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_acme_server_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_acme_server_create_loc_conf,  /* create location configuration */
+    ngx_http_acme_server_merge_loc_conf    /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_acme_server_module = {
+    NGX_MODULE_V1,
+    &ngx_http_acme_server_module_ctx,      /* module context */
+    ngx_http_acme_server_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_acme_server_jose = ngx_string("application/jose+json");
+
+
+static ngx_int_t
+ngx_http_acme_server_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_str_t                         path, base, *ct;
+    ngx_http_acme_server_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_acme_server_module);
+
+    if (r->uri.len < alcf->location.len) {
+        return NGX_DECLINED;
+    }
+
+    path.data = r->uri.data + alcf->location.len;
+    path.len = r->uri.len - alcf->location.len;
+
+    /* RFC 8555 7.1.1: the directory is fetched with GET */
+    if (path.len == 9 && ngx_strncmp(path.data, "directory", 9) == 0) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_http_acme_server_send_problem(r, alcf,
+                       ACME_PROB_MALFORMED, NGX_HTTP_NOT_ALLOWED,
+                       "the directory is fetched with GET");
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (ngx_http_acme_server_base_url(r, alcf, &base) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        acme_srv_resp_t  resp;
+
+        ngx_memzero(&resp, sizeof(resp));
+        resp.body = acme_srv_directory((char *) base.data, base.len);
+        if (resp.body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        resp.status = NGX_HTTP_OK;
+        resp.content_type = "application/json";
+        resp.body_len = ngx_strlen(resp.body);
+
+        return ngx_http_acme_server_send(r, alcf, &resp);
+    }
+
+    /* RFC 8555 7.2: HEAD answers 200, GET 204 */
+    if (path.len == 9 && ngx_strncmp(path.data, "new-nonce", 9) == 0) {
+        if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+            return ngx_http_acme_server_send_problem(r, alcf,
+                       ACME_PROB_MALFORMED, NGX_HTTP_NOT_ALLOWED,
+                       "newNonce is fetched with HEAD or GET");
+        }
+
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        acme_srv_resp_t  resp;
+
+        ngx_memzero(&resp, sizeof(resp));
+        resp.status = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_OK
+                                                   : NGX_HTTP_NO_CONTENT;
+
+        return ngx_http_acme_server_send(r, alcf, &resp);
+    }
+
+    /* RFC 8555 6.3: everything else is POST (POST-as-GET for reads) */
+    if (r->method != NGX_HTTP_POST) {
+        return ngx_http_acme_server_send_problem(r, alcf,
+                   ACME_PROB_MALFORMED, NGX_HTTP_NOT_ALLOWED,
+                   "this resource accepts only POST (RFC 8555 6.3)");
+    }
+
+    /* RFC 8555 6.2: Content-Type application/jose+json, else 415 */
+    ct = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                    : NULL;
+
+    if (ct == NULL || ct->len < ngx_http_acme_server_jose.len
+        || ngx_strncasecmp(ct->data, ngx_http_acme_server_jose.data,
+                           ngx_http_acme_server_jose.len) != 0
+        || (ct->len > ngx_http_acme_server_jose.len
+            && ct->data[ngx_http_acme_server_jose.len] != ';'
+            && ct->data[ngx_http_acme_server_jose.len] != ' '))
+    {
+        return ngx_http_acme_server_send_problem(r, alcf,
+                   ACME_PROB_MALFORMED, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "the Content-Type must be application/jose+json "
+                   "(RFC 8555 6.2)");
+    }
+
+    if (r->headers_in.content_length_n > (off_t) alcf->max_body) {
+        return ngx_http_acme_server_send_problem(r, alcf,
+                   ACME_PROB_MALFORMED, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                   "the request body is too large");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_acme_server_body_handler);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_acme_server_body_handler(ngx_http_request_t *r)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_buf_t                        *b;
+    ngx_str_t                         base;
+    ngx_chain_t                      *cl;
+    ngx_thread_task_t                *task;
+    ngx_http_acme_server_loc_conf_t  *alcf;
+    ngx_http_acme_server_task_ctx_t  *ctx;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_acme_server_module);
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        /* bodies are kept in memory: client_body_buffer_size must be at
+         * least acme_server_max_body */
+        ngx_http_finalize_request(r,
+            ngx_http_acme_server_send_problem(r, alcf, ACME_PROB_MALFORMED,
+                NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                "the request body is too large"));
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len > alcf->max_body) {
+        ngx_http_finalize_request(r,
+            ngx_http_acme_server_send_problem(r, alcf, ACME_PROB_MALFORMED,
+                NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                "the request body is too large"));
+        return;
+    }
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_acme_server_task_ctx_t));
+    if (task == NULL
+        || ngx_http_acme_server_base_url(r, alcf, &base) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx = task->ctx;
+    ctx->conf = &alcf->srv;
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->req.body = (char *) p;
+    ctx->req.body_len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    *p = '\0';
+
+    ctx->req.base_url = (char *) base.data;
+    ctx->req.base_len = base.len;
+    ctx->req.path = (char *) r->uri.data + alcf->location.len;
+    ctx->req.path_len = r->uri.len - alcf->location.len;
+
+    task->handler = ngx_http_acme_server_thread;
+    task->event.data = r;
+    task->event.handler = ngx_http_acme_server_done;
+
+    if (ngx_thread_task_post(alcf->thread_pool, task) != NGX_OK) {
+        ngx_http_finalize_request(r,
+            ngx_http_acme_server_send_problem(r, alcf,
+                ACME_PROB_SERVER_INTERNAL, NGX_HTTP_SERVICE_UNAVAILABLE,
+                "the server is overloaded; try again later"));
+        return;
+    }
+
+    /* the request waits for the task; read_client_request_body() holds
+     * the reference that ngx_http_acme_server_done() finalizes */
+    r->main->blocked++;
+    r->aio = 1;
+}
+
+
+static void
+ngx_http_acme_server_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_acme_server_task_ctx_t  *ctx = data;
+
+    /* a pool thread: only ctx is touched here */
+    acme_srv_handle_post(ctx->conf, &ctx->req, &ctx->resp);
+}
+
+
+static void
+ngx_http_acme_server_done(ngx_event_t *ev)
+{
+    ngx_int_t                         rc;
+    ngx_connection_t                 *c;
+    ngx_thread_task_t                *task;
+    ngx_http_request_t               *r;
+    ngx_http_acme_server_loc_conf_t  *alcf;
+    ngx_http_acme_server_task_ctx_t  *ctx;
+
+    r = ev->data;
+    c = r->connection;
+
+    /* the task is the event's container (ngx_thread_task_t.event) */
+    task = (ngx_thread_task_t *) ((u_char *) ev
+                                  - offsetof(ngx_thread_task_t, event));
+    ctx = task->ctx;
+
+    r->main->blocked--;
+    r->aio = 0;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_acme_server_module);
+
+    if (ctx->resp.log[0]) {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0, "acme server: %s",
+                      ctx->resp.log);
+    }
+
+    if (ctx->resp.notice[0]) {
+        ngx_log_error(NGX_LOG_NOTICE, c->log, 0, "acme server: %s",
+                      ctx->resp.notice);
+    }
+
+    rc = ngx_http_acme_server_send(r, alcf, &ctx->resp);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_acme_server_add_header(ngx_http_request_t *r, const char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_acme_server_add_link(ngx_http_request_t *r, const char *url,
+    size_t len, const char *suffix, const char *rel)
+{
+    u_char  *p, *v;
+    size_t   n;
+
+    n = len + ngx_strlen(suffix) + ngx_strlen(rel) + sizeof("<>;rel=\"\"");
+    v = ngx_pnalloc(r->pool, n);
+    if (v == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(v, "<%*s%s>;rel=\"%s\"", len, url, suffix, rel);
+
+    return ngx_http_acme_server_add_header(r, "Link", v, p - v);
+}
+
+
+/* every response: Replay-Nonce (RFC 8555 6.5), Link rel="index" (7.1) */
+static ngx_int_t
+ngx_http_acme_server_send(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, acme_srv_resp_t *resp)
+{
+    u_char       *nonce, *p;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_str_t     base;
+    ngx_chain_t   out;
+
+    nonce = ngx_pnalloc(r->pool, ACME_NONCE_LEN + 1);
+    if (nonce == NULL
+        || acme_srv_nonce(&alcf->srv, (char *) nonce) != ACME_OK
+        || ngx_http_acme_server_add_header(r, "Replay-Nonce", nonce,
+                                           ACME_NONCE_LEN) != NGX_OK
+        || ngx_http_acme_server_base_url(r, alcf, &base) != NGX_OK
+        || ngx_http_acme_server_add_link(r, (char *) base.data, base.len,
+                                         "directory", "index") != NGX_OK
+        || ngx_http_acme_server_add_header(r, "Cache-Control",
+                                           (u_char *) "no-store", 8)
+           != NGX_OK)
+    {
+        acme_srv_resp_clear(resp);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (resp->location[0]) {
+        p = ngx_pstrdup(r->pool, &(ngx_str_t) {
+                            ngx_strlen(resp->location),
+                            (u_char *) resp->location });
+        if (p == NULL
+            || ngx_http_acme_server_add_header(r, "Location", p,
+                                               ngx_strlen(resp->location))
+               != NGX_OK)
+        {
+            acme_srv_resp_clear(resp);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (resp->link_up[0]
+        && ngx_http_acme_server_add_link(r, resp->link_up,
+                                         ngx_strlen(resp->link_up), "", "up")
+           != NGX_OK)
+    {
+        acme_srv_resp_clear(resp);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (resp->retry_after) {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL
+            || ngx_http_acme_server_add_header(r, "Retry-After", p,
+                   ngx_sprintf(p, "%d", resp->retry_after) - p) != NGX_OK)
+        {
+            acme_srv_resp_clear(resp);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.status = resp->status;
+
+    if (resp->content_type) {
+        r->headers_out.content_type.data = (u_char *) resp->content_type;
+        r->headers_out.content_type.len = ngx_strlen(resp->content_type);
+        r->headers_out.content_type_len = r->headers_out.content_type.len;
+    }
+
+    r->headers_out.content_length_n = resp->body_len;
+
+    if (resp->body_len == 0 || r->method == NGX_HTTP_HEAD) {
+        acme_srv_resp_clear(resp);
+        r->header_only = 1;
+        r->headers_out.content_length_n = resp->body_len ? -1 : 0;
+
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_create_temp_buf(r->pool, resp->body_len);
+    if (b == NULL) {
+        acme_srv_resp_clear(resp);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, resp->body, resp->body_len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    acme_srv_resp_clear(resp);
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the only place that renders problem documents (STYLE.md 4) */
+static ngx_int_t
+ngx_http_acme_server_send_problem(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, acme_prob_e type,
+    ngx_uint_t status, const char *detail)
+{
+    acme_srv_resp_t  resp;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    ngx_memzero(&resp, sizeof(resp));
+    acme_srv_problem(&resp, type, (int) status, detail);
+
+    if (resp.body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        (void) ngx_http_acme_server_add_header(r, "Allow",
+            (u_char *) (r->uri.len && ngx_strncmp(r->uri.data
+                                                  + alcf->location.len,
+                                                  "new-nonce", 9) == 0
+                        ? "GET, HEAD" : "POST"),
+            ngx_strlen(r->uri.len && ngx_strncmp(r->uri.data
+                                                 + alcf->location.len,
+                                                 "new-nonce", 9) == 0
+                       ? "GET, HEAD" : "POST"));
+    }
+
+    return ngx_http_acme_server_send(r, alcf, &resp);
+}
+
+
+/* "scheme://host/location/" as the client addressed us (RFC 8555 6.4
+ * compares the JWS "url" with it) */
+static ngx_int_t
+ngx_http_acme_server_base_url(ngx_http_request_t *r,
+    ngx_http_acme_server_loc_conf_t *alcf, ngx_str_t *base)
+{
+    u_char     *p;
+    ngx_str_t   host, scheme;
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+
+    } else
+#endif
+    {
+        ngx_str_set(&scheme, "http");
+    }
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+    } else {
+        host = r->headers_in.server;
+    }
+
+    base->len = scheme.len + 3 + host.len + alcf->location.len;
+    base->data = ngx_pnalloc(r->pool, base->len + 1);
+    if (base->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(base->data, "%V://%V%V", &scheme, &host,
+                    &alcf->location);
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_acme_server_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_acme_server_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->certificate_lifetime = NGX_CONF_UNSET;
+    conf->order_lifetime = NGX_CONF_UNSET;
+    conf->authz_lifetime = NGX_CONF_UNSET;
+    conf->nonce_lifetime = NGX_CONF_UNSET;
+    conf->max_body = NGX_CONF_UNSET_SIZE;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_acme_server_cstr(ngx_conf_t *cf, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
+
+
+/* reads a whole small file at configuration time (in the master) */
+static char *
+ngx_http_acme_server_read_file(ngx_conf_t *cf, const char *directive,
+    ngx_str_t *name, ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%s: " ngx_open_file_n " \"%V\" failed",
+                           directive, name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "%s: \"%V\" is unreadable or larger than 1m",
+                           directive, name);
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    out->len = ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+    if (out->data == NULL) {
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, out->data, out->len);
+    ngx_close_file(fd);
+
+    if (n < 0 || (size_t) n != out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "%s: cannot read \"%V\"", directive, name);
+        return NGX_CONF_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_acme_server_loc_conf_t *prev = parent;
+    ngx_http_acme_server_loc_conf_t *conf = child;
+
+    u_char           *p, *last;
+    ngx_int_t         port;
+    ngx_str_t         file, name;
+    acme_srv_conf_t  *srv;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->database, prev->database, "");
+    ngx_conf_merge_str_value(conf->redis, prev->redis, "127.0.0.1:6379");
+    ngx_conf_merge_str_value(conf->ca_certificate, prev->ca_certificate, "");
+    ngx_conf_merge_str_value(conf->ca_key, prev->ca_key, "");
+    ngx_conf_merge_str_value(conf->pkcs11_module, prev->pkcs11_module,
+                             "/usr/lib/softhsm/libsofthsm2.so");
+    ngx_conf_merge_str_value(conf->pkcs11_pin_file, prev->pkcs11_pin_file,
+                             "");
+    ngx_conf_merge_str_value(conf->nonce_key_file, prev->nonce_key_file, "");
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+    ngx_conf_merge_sec_value(conf->certificate_lifetime,
+                             prev->certificate_lifetime, 90 * 86400);
+    ngx_conf_merge_sec_value(conf->order_lifetime, prev->order_lifetime,
+                             7 * 86400);
+    ngx_conf_merge_sec_value(conf->authz_lifetime, prev->authz_lifetime,
+                             7 * 86400);
+    ngx_conf_merge_sec_value(conf->nonce_lifetime, prev->nonce_lifetime,
+                             3600);
+    ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
+
+    if (conf->location.len == 0) {
+        conf->location = prev->location;
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+#define ngx_http_acme_server_require(field, directive)                       \
+    if (conf->field.len == 0) {                                              \
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,                             \
+                           "\"acme_server\" in location \"%V\" needs \""     \
+                           directive "\"", &conf->location);                 \
+        return NGX_CONF_ERROR;                                               \
+    }
+
+    ngx_http_acme_server_require(database, "acme_server_database");
+    ngx_http_acme_server_require(ca_certificate, "acme_server_ca_certificate");
+    ngx_http_acme_server_require(ca_key, "acme_server_ca_key");
+    ngx_http_acme_server_require(pkcs11_pin_file,
+                                 "acme_server_pkcs11_pin_file");
+    ngx_http_acme_server_require(nonce_key_file,
+                                 "acme_server_nonce_key_file");
+
+    if (conf->certificate_lifetime < 3600) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server_certificate_lifetime\" must be at "
+                           "least 1h");
+        return NGX_CONF_ERROR;
+    }
+
+    srv = &conf->srv;
+
+    srv->ca_name = ngx_http_acme_server_cstr(cf, &conf->location);
+    srv->conninfo = ngx_http_acme_server_cstr(cf, &conf->database);
+    srv->key_uri = ngx_http_acme_server_cstr(cf, &conf->ca_key);
+    srv->pkcs11_module = ngx_http_acme_server_cstr(cf, &conf->pkcs11_module);
+
+    if (srv->ca_name == NULL || srv->conninfo == NULL
+        || srv->key_uri == NULL || srv->pkcs11_module == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strncmp(conf->ca_key.data, "pkcs11:", 7) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server_ca_key\" must be a \"pkcs11:\" URI "
+                           "(RFC 7512), not \"%V\"", &conf->ca_key);
+        return NGX_CONF_ERROR;
+    }
+
+    /* acme_server_redis host:port, [v6]:port or unix:/path */
+    if (conf->redis.len > 5 && ngx_strncmp(conf->redis.data, "unix:", 5) == 0)
+    {
+        name.data = conf->redis.data + 5;
+        name.len = conf->redis.len - 5;
+        srv->redis_host = ngx_http_acme_server_cstr(cf, &name);
+        srv->redis_port = 0;
+
+    } else {
+        last = conf->redis.data + conf->redis.len;
+        p = ngx_strlchr(conf->redis.data, last, ']');
+        p = ngx_strlchr(p ? p : conf->redis.data, last, ':');
+
+        port = p ? ngx_atoi(p + 1, last - p - 1) : NGX_ERROR;
+
+        if (p == NULL || port < 1 || port > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"acme_server_redis\" must be host:port or "
+                               "unix:/path, not \"%V\"", &conf->redis);
+            return NGX_CONF_ERROR;
+        }
+
+        name.data = conf->redis.data;
+        name.len = p - conf->redis.data;
+
+        if (name.len > 2 && name.data[0] == '[') {
+            name.data++;
+            name.len -= 2;
+        }
+
+        srv->redis_host = ngx_http_acme_server_cstr(cf, &name);
+        srv->redis_port = (int) port;
+    }
+
+    if (srv->redis_host == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    file = conf->ca_certificate;
+    if (ngx_http_acme_server_read_file(cf, "acme_server_ca_certificate",
+                                       &file, &name) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strstr(name.data, "-----BEGIN CERTIFICATE-----") == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server_ca_certificate\": \"%V\" holds no "
+                           "PEM certificate", &file);
+        return NGX_CONF_ERROR;
+    }
+
+    srv->chain_pem = (char *) name.data;
+
+    file = conf->pkcs11_pin_file;
+    if (ngx_http_acme_server_read_file(cf, "acme_server_pkcs11_pin_file",
+                                       &file, &name) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    while (name.len && (name.data[name.len - 1] == '\n'
+                        || name.data[name.len - 1] == '\r'
+                        || name.data[name.len - 1] == ' '))
+    {
+        name.data[--name.len] = '\0';
+    }
+
+    srv->pin = (char *) name.data;
+
+    file = conf->nonce_key_file;
+    if (ngx_http_acme_server_read_file(cf, "acme_server_nonce_key_file",
+                                       &file, &name) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len < 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server_nonce_key_file\": \"%V\" must hold "
+                           "at least 32 random bytes", &file);
+        return NGX_CONF_ERROR;
+    }
+
+    /* any length of key material becomes one HMAC key */
+    SHA256(name.data, name.len, srv->nonce_key);
+    OPENSSL_cleanse(name.data, name.len);
+
+    srv->cert_lifetime = conf->certificate_lifetime;
+    srv->order_lifetime = conf->order_lifetime;
+    srv->authz_lifetime = conf->authz_lifetime;
+    srv->nonce_lifetime = conf->nonce_lifetime;
+    srv->key_types = ACME_KEY_DEFAULT;
+    srv->timeout_ms = 5000;
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_acme_server_loc_conf_t *alcf = conf;
+
+    char                      *rv;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK || !alcf->enable) {
+        return rv;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+#if (NGX_PCRE)
+    if (clcf->regex) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server\" needs a prefix location");
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    if (clcf->name.len == 0 || clcf->name.data[clcf->name.len - 1] != '/') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server\" needs a location ending in "
+                           "\"/\", such as \"location /acme/\"");
+        return NGX_CONF_ERROR;
+    }
+
+    alcf->location = clcf->name;
+    clcf->handler = ngx_http_acme_server_handler;
+
+    return NGX_CONF_OK;
+}
