@@ -43,8 +43,10 @@ stk_pid_alive() {
 # stk_kill_pidfile PIDFILE NAME [SECONDS]: SIGTERM, bounded wait, SIGKILL
 stk_kill_pidfile() {
     local pf=$1 name=$2 secs=${3:-10} pid i
-    stk_pid_alive "$pf" || return 0
-    pid=$(head -n1 "$pf")
+    # the daemon may remove its pidfile at any moment: read it once
+    pid=$(head -n1 "$pf" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < secs * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || return 0

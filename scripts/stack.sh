@@ -388,6 +388,8 @@ timeout = 5
 log_level = info
 EOF
     chmod 0600 "$conf"
+    "$ACME_REPO/build/acme-validator" -t -c "$conf" > "$DIR/validator-t.log" \
+        2>&1 || { cat "$DIR/validator-t.log" >&2; return 1; }
     stk_log "validator: start"
     # setsid from a background job execs in place, so $! is its pid
     setsid "$ACME_REPO/build/acme-validator" -c "$conf" \
@@ -476,8 +478,8 @@ down_validator() {
 down_nginx() {
     local pf pid workers i
     pf=$(nginx_pidfile)
-    stk_pid_alive "$pf" || return 0
-    pid=$(head -n1 "$pf")
+    pid=$(head -n1 "$pf" 2>/dev/null) || return 0
+    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 0
     workers=$(pgrep -P "$pid" 2>/dev/null || true)
     kill -QUIT "$pid" 2>/dev/null || true          # nginx -s quit
     for ((i = 0; i < 100; i++)); do
