@@ -104,9 +104,8 @@ static const acmev_opt_t  acmev_opts[] = {
 
     { "reclaim_idle", ACMEV_OPT_INT, offsetof(acmev_conf_t, reclaim_idle),
       "60", 1, 86400, ACMEV_OPT_RELOAD,
-      "seconds after which a job left unacknowledged is claimed again, "
-      "and after twice which a challenge stuck in processing is queued "
-      "again" },
+      "seconds after which a job left unacknowledged is claimed again; "
+      "a challenge in processing for twice as long is queued again" },
 };
 
 #define ACMEV_NOPTS  (sizeof(acmev_opts) / sizeof(acmev_opts[0]))
@@ -447,19 +446,42 @@ acmev_conf_reload(acmev_conf_t *next, const acmev_conf_t *cur)
 void
 acmev_conf_usage(FILE *f)
 {
+    int                 col, n;
+    char                help[512], *word, *save;
     size_t              i;
     const acmev_opt_t  *opt;
 
     for (i = 0; i < ACMEV_NOPTS; i++) {
         opt = &acmev_opts[i];
 
-        fprintf(f, "    %s = %s%s%s\n        %s%s\n", opt->name,
-                opt->def ? opt->def : "",
-                (opt->flags & ACMEV_OPT_REQUIRED) ? "(required)" : "",
-                (opt->flags & ACMEV_OPT_MULTI) ? " (repeatable)" : "",
-                opt->help,
-                (opt->flags & ACMEV_OPT_RELOAD) ? "; reloaded on SIGHUP"
-                                                : "");
+        fprintf(f, "    %s = %s%s\n", opt->name,
+                opt->def ? opt->def
+                : (opt->flags & ACMEV_OPT_REQUIRED) ? "(required)"
+                : "(derived)",
+                (opt->flags & ACMEV_OPT_MULTI) ? " (repeatable)" : "");
+
+        snprintf(help, sizeof(help), "%s%s", opt->help,
+                 (opt->flags & ACMEV_OPT_RELOAD) ? "; reloaded on SIGHUP"
+                                                 : "");
+
+        /* wrapped at 76 columns, indented by 8 */
+        col = 0;
+
+        for (word = strtok_r(help, " ", &save); word != NULL;
+             word = strtok_r(NULL, " ", &save))
+        {
+            n = (int) strlen(word);
+
+            if (col > 0 && col + 1 + n > 68) {
+                fputc('\n', f);
+                col = 0;
+            }
+
+            col += fprintf(f, "%s%s", col == 0 ? "        " : " ", word)
+                   - (col == 0 ? 8 : 0);
+        }
+
+        fputc('\n', f);
     }
 }
 

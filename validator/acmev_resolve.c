@@ -65,7 +65,7 @@ int
 acmev_resolve(const acmev_conf_t *conf, const char *name,
     acmev_addr_t *addrs, size_t max, size_t *n, acme_problem_t *prob)
 {
-    int        rc6, rc4, nx6, nx4;
+    int        rc, rc6, rc4, nx6, nx4;
     char       why6[ACMEV_RESOLVE_WHY_MAX], why4[ACMEV_RESOLVE_WHY_MAX];
     size_t     n6, n4;
     ldns_rdf  *dname;
@@ -74,11 +74,11 @@ acmev_resolve(const acmev_conf_t *conf, const char *name,
     dname = NULL;
     nx6 = 0;
     nx4 = 0;
+    rc = ACMEV_EFAILED;
 
     if (ldns_str2rdf_dname(&dname, name) != LDNS_STATUS_OK) {
         acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: \"%.253s\" is "
                          "not a valid DNS name", name);
-        rc4 = ACMEV_EFAILED;
         goto failed;
     }
 
@@ -86,7 +86,7 @@ acmev_resolve(const acmev_conf_t *conf, const char *name,
     rc6 = acmev_resolve_type(conf, dname, LDNS_RR_TYPE_AAAA, addrs, max, &n6,
                              &nx6, why6, sizeof(why6));
     if (rc6 == ACMEV_ENOMEM) {
-        rc4 = rc6;
+        rc = rc6;
         goto failed;
     }
 
@@ -95,20 +95,19 @@ acmev_resolve(const acmev_conf_t *conf, const char *name,
         acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: NXDOMAIN "
                          "looking up AAAA for %s - check that a DNS record "
                          "exists for this domain", name);
-        rc4 = ACMEV_EFAILED;
         goto failed;
     }
 
     rc4 = acmev_resolve_type(conf, dname, LDNS_RR_TYPE_A, addrs + n6,
                              max - n6, &n4, &nx4, why4, sizeof(why4));
     if (rc4 == ACMEV_ENOMEM) {
+        rc = rc4;
         goto failed;
     }
 
-    *n = n6 + n4;
-
-    if (*n > 0) {
+    if (n6 + n4 > 0) {
         ldns_rdf_deep_free(dname);
+        *n = n6 + n4;
         return ACMEV_OK;
     }
 
@@ -134,18 +133,15 @@ acmev_resolve(const acmev_conf_t *conf, const char *name,
                          "records found for %s", name);
     }
 
-    rc4 = ACMEV_EFAILED;
-
 failed:
 
-    if (rc4 == ACMEV_ENOMEM) {
+    if (rc == ACMEV_ENOMEM) {
         acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "out of memory");
     }
 
     ldns_rdf_deep_free(dname);
-    *n = 0;
 
-    return rc4;
+    return rc;
 }
 
 
