@@ -13,6 +13,8 @@
 
 #define ACME_REDIS_ERR_MAX  256
 
+/* hiredis 0.14's format parser knows no "z" modifier: sizes go as %lu */
+
 
 struct acme_redis_s {
     redisContext  *ctx;
@@ -26,13 +28,15 @@ struct acme_redis_s {
 /*
  * RFC 8555 6.5 spend, atomically: KEYS[1] epoch, KEYS[2] the nonce;
  * ARGV[1] now, ARGV[2] minting time, ARGV[3] ttl.  Returns 1 when spent
- * now, 0 when spent before, -1 when minted no later than the epoch began
- * (its spending may have been lost with the data set).
+ * now, 0 when spent before, -1 when minted before the epoch began (its
+ * spending may have been lost with the data set).  The epoch has one-second
+ * resolution, like the nonce's time: a nonce minted and spent in the very
+ * second that Redis lost its data is the one case not caught.
  */
 static const char  acme_redis_spend_lua[] =
     "local e = redis.call('GET', KEYS[1]) "
     "if not e then redis.call('SET', KEYS[1], ARGV[1]) e = ARGV[1] end "
-    "if tonumber(ARGV[2]) <= tonumber(e) then return -1 end "
+    "if tonumber(ARGV[2]) < tonumber(e) then return -1 end "
     "if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) "
     "then return 1 end "
     "return 0";
@@ -191,7 +195,8 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
         return ACME_ERROR;
     }
 
-    rc = (r->integer == 1) ? ACME_OK : ACME_CONFLICT;
+    rc = (r->integer == 1) ? ACME_OK
+         : (r->integer == 0) ? ACME_CONFLICT : ACME_NOT_FOUND;
     freeReplyObject(r);
 
     return rc;
@@ -306,8 +311,8 @@ acme_redis_job_read(acme_redis_t *rd, const char *consumer, int block_ms,
     (void) redisSetTimeout(rd->ctx, acme_redis_tv(rd->timeout_ms + block_ms));
 
     r = redisCommand(rd->ctx, "XREADGROUP GROUP " ACME_REDIS_GROUP
-                     " %s COUNT %zu BLOCK %d STREAMS " ACME_REDIS_STREAM
-                     " >", consumer, max, block_ms);
+                     " %s COUNT %lu BLOCK %d STREAMS " ACME_REDIS_STREAM
+                     " >", consumer, (unsigned long) max, block_ms);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOGROUP", 7) == 0)
@@ -354,8 +359,8 @@ acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
     }
 
     r = redisCommand(rd->ctx, "XAUTOCLAIM " ACME_REDIS_STREAM " "
-                     ACME_REDIS_GROUP " %s %d 0-0 COUNT %zu", consumer,
-                     min_idle_ms, max);
+                     ACME_REDIS_GROUP " %s %d 0-0 COUNT %lu", consumer,
+                     min_idle_ms, (unsigned long) max);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOGROUP", 7) == 0)

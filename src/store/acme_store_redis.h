@@ -48,7 +48,7 @@ const char *acme_redis_errmsg(acme_redis_t *rd);
  * "SET acme:nonce:<nonce> 1 NX EX ttl".  A nonce minted before the epoch
  * began cannot be proved unspent and is refused; a missing epoch (Redis
  * lost its data) is set to now.  Returns ACME_OK (spent now), ACME_CONFLICT
- * (already spent or older than the epoch) or ACME_ERROR.
+ * (already spent), ACME_NOT_FOUND (older than the epoch) or ACME_ERROR.
  */
 int acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
     time_t minted, int ttl, time_t now);
