@@ -328,8 +328,10 @@ acme_jws_verify(const acme_jws_t *jws, EVP_PKEY *key, acme_problem_t *p)
            == 1
         && (!a->pss
             || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+                /* RFC 7518 3.5 wants a salt of the hash's size, but
+                 * josepy (certbot) signs with the maximum: accept any */
                 && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
-                                                    RSA_PSS_SALTLEN_DIGEST)
+                                                    RSA_PSS_SALTLEN_AUTO)
                    > 0)))
     {
         ok = EVP_DigestVerify(md, sig, sig_len,
