@@ -144,12 +144,14 @@ acme_csr_names_check(X509_REQ *req, const char *const *names, size_t n,
         }
 
         if (!found) {
+            /* s points into san: format before freeing it */
+            acme_problem_set(p, ACME_PROB_BAD_CSR,
+                             "CSR requests the name \"%.*s\", which is not "
+                             "an identifier of the order",
+                             ASN1_STRING_length(ia5) > 253
+                             ? 253 : ASN1_STRING_length(ia5), s);
             GENERAL_NAMES_free(san);
-            return acme_problem_set(p, ACME_PROB_BAD_CSR,
-                                    "CSR requests the name \"%.*s\", which "
-                                    "is not an identifier of the order",
-                                    ASN1_STRING_length(ia5) > 253
-                                    ? 253 : ASN1_STRING_length(ia5), s);
+            return ACME_ERROR;
         }
     }
 

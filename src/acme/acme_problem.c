@@ -61,9 +61,19 @@ acme_problem_vset(acme_problem_t *p, acme_prob_e type, int status,
         type = ACME_PROB_SERVER_INTERNAL;
     }
 
+    char  *c;
+
     p->type = type;
     p->status = status;
     (void) vsnprintf(p->detail, sizeof(p->detail), fmt, args);
+
+    /* details quote client input: keep them printable ASCII, so that the
+     * JSON rendering (UTF-8 only) cannot fail */
+    for (c = p->detail; *c; c++) {
+        if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e) {
+            *c = '?';
+        }
+    }
 }
 
 

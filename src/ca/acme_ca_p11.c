@@ -23,6 +23,7 @@
 
 struct acme_ca_s {
     PKCS11_CTX       *ctx;
+    int               loaded;
     PKCS11_SLOT      *slots;
     unsigned int      nslots;
     EVP_PKEY         *key;
@@ -172,7 +173,12 @@ acme_ca_release(acme_ca_t *ca)
     }
 
     if (ca->ctx) {
-        PKCS11_CTX_unload(ca->ctx);
+        /* libp11 0.4.12 crashes unloading a module whose load failed */
+        if (ca->loaded) {
+            PKCS11_CTX_unload(ca->ctx);
+            ca->loaded = 0;
+        }
+
         PKCS11_CTX_free(ca->ctx);
         ca->ctx = NULL;
     }
@@ -199,6 +205,8 @@ acme_ca_try_open(acme_ca_t *ca, const char *module, const acme_ca_uri_t *u,
         acme_ca_err(err, errlen, "cannot load the PKCS#11 module");
         return ACME_ERROR;
     }
+
+    ca->loaded = 1;
 
     if (PKCS11_enumerate_slots(ca->ctx, &ca->slots, &ca->nslots) != 0) {
         acme_ca_err(err, errlen, "cannot enumerate PKCS#11 slots");

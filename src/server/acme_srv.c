@@ -1743,6 +1743,13 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
                                 "the nonce has already been used");
     }
 
+    if (rc == ACME_NOT_FOUND) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce predates the server's nonce "
+                                "store; retry with the nonce of this "
+                                "response");
+    }
+
     if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "nonce spend: %s",
                                  acme_redis_errmsg(ctx->rd));

@@ -75,7 +75,10 @@ def assert_problem(r, status, name):
     fresh Replay-Nonce (RFC 8555 6.5)."""
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers["Content-Type"].split(";")[0] == PROBLEM, r.headers
-    p = r.json()
+    try:
+        p = r.json()
+    except ValueError:
+        raise AssertionError("problem body is not JSON: %r %r" % (r.content, r.headers))
     assert p["type"] == URN + name, p
     assert p.get("detail"), p
     assert r.headers.get("Replay-Nonce"), r.headers
