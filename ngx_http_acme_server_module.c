@@ -207,7 +207,8 @@ ngx_module_t  ngx_http_acme_server_module = {
 };
 
 
-static ngx_str_t  ngx_http_acme_server_jose = ngx_string("application/jose+json");
+static ngx_str_t  ngx_http_acme_server_jose =
+    ngx_string("application/jose+json");
 
 
 static ngx_int_t
