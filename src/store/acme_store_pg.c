@@ -1055,7 +1055,7 @@ acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
     res = acme_pg_run(pg,
               "SELECT c.id, c.public_id, c.type, c.token, c.status, "
               "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
-              "a.id FROM challenges c "
+              "a.id, a.wildcard, acc.public_id, acc.ca FROM challenges c "
               "JOIN authorizations a ON a.id = c.authorization_id "
               "JOIN accounts acc ON acc.id = a.account_id "
               "WHERE c.public_id = $1", 1, params, PGRES_TUPLES_OK);
@@ -1080,6 +1080,9 @@ acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
                  0, 6);
     acme_pg_copy(job->thumbprint, sizeof(job->thumbprint), res, 0, 7);
     job->authz_id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    job->wildcard = PQgetvalue(res, 0, 9)[0] == 't';
+    acme_pg_copy(job->account_id, sizeof(job->account_id), res, 0, 10);
+    acme_pg_copy(job->ca, sizeof(job->ca), res, 0, 11);
     PQclear(res);
 
     return ACME_OK;

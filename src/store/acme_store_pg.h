@@ -107,6 +107,9 @@ typedef struct {
     char         identifier_value[ACME_DNS_NAME_MAX + 1];
     char         thumbprint[ACME_THUMBPRINT_LEN + 1];   /* account key */
     int64_t      authz_id;
+    int          wildcard;       /* the order asked for "*.value" */
+    char         account_id[ACME_ID_LEN + 1];   /* account public id */
+    char         ca[256];        /* the CA (accounts.ca) */
 } acme_pg_job_t;
 
 
