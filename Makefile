@@ -87,3 +87,7 @@ check-style:
 
 clean:
 	rm -rf $(B)
+
+# optional parts with their own make fragments (benchmarks, fuzzing)
+-include bench/bench.mk
+-include t/fuzz/fuzz.mk
