@@ -52,9 +52,9 @@ acme_ident_dns_normalize(const char *in, size_t len, char *out,
         if (c == '.') {
             if (label_len == 0) {
                 return acme_problem_set(p, ACME_PROB_REJECTED_IDENTIFIER,
-                                        "dns identifier \"%.253s\" has an "
+                                        "dns identifier \"%.*s\" has an "
                                         "empty label or a trailing dot",
-                                        in);
+                                        (int) len, in);
             }
 
             if (out[i - 1] == '-') {

@@ -13,7 +13,7 @@
 #include "acme_jwk.h"
 
 
-#define ACME_JWK_MEMBER_MAX  1100   /* base64url of an 8192-bit modulus */
+#define ACME_JWK_MEMBER_MAX  1400   /* base64url of an 8192-bit modulus */
 
 
 static const char  *acme_jwk_private_members[] = {
@@ -106,12 +106,6 @@ acme_jwk_rsa(const json_t *jwk, EVP_PKEY **pkey, char *canonical,
                                 "leading zero octets");
     }
 
-    bits = (int) nlen * 8;
-    if (bits < ACME_RSA_MIN_BITS || bits > ACME_RSA_MAX_BITS) {
-        return acme_problem_set(p, ACME_PROB_BAD_PUBLIC_KEY,
-                                "RSA keys must have %d to %d bits, not %d",
-                                ACME_RSA_MIN_BITS, ACME_RSA_MAX_BITS, bits);
-    }
 
     if (!(ebuf[elen - 1] & 1) || (elen == 1 && ebuf[0] < 3)) {
         return acme_problem_set(p, ACME_PROB_BAD_PUBLIC_KEY,
@@ -121,6 +115,18 @@ acme_jwk_rsa(const json_t *jwk, EVP_PKEY **pkey, char *canonical,
     rc = ACME_ERROR;
     n = BN_bin2bn(nbuf, (int) nlen, NULL);
     e = BN_bin2bn(ebuf, (int) elen, NULL);
+
+    /* the modulus' bit length, not its octets: 0x01... of 256 octets has
+     * 2041 bits */
+    bits = n ? BN_num_bits(n) : 0;
+    if (n && (bits < ACME_RSA_MIN_BITS || bits > ACME_RSA_MAX_BITS)) {
+        BN_free(n);
+        BN_free(e);
+        return acme_problem_set(p, ACME_PROB_BAD_PUBLIC_KEY,
+                                "RSA keys must have %d to %d bits, not %d",
+                                ACME_RSA_MIN_BITS, ACME_RSA_MAX_BITS, bits);
+    }
+
     bld = OSSL_PARAM_BLD_new();
 
     if (n && e && bld
@@ -365,5 +371,12 @@ acme_key_authorization(const char *token, const char *thumbprint,
 int
 acme_pkey_equal_public(EVP_PKEY *a, EVP_PKEY *b)
 {
-    return EVP_PKEY_eq(a, b) == 1;
+    int  eq;
+
+    eq = EVP_PKEY_eq(a, b) == 1;
+
+    /* keys of different types leave an error on the queue */
+    ERR_clear_error();
+
+    return eq;
 }

@@ -187,8 +187,9 @@ acme_jws_parse(acme_jws_t *jws, const char *body, size_t len,
     jws->kid = json_string_value(kid);
 
     v = json_object_get(jws->protected_hdr, "nonce");
+    /* RFC 8555 6.5.2: a nonce that is not base64url is malformed */
     if (v && !json_is_string(v)) {
-        acme_problem_set(p, ACME_PROB_BAD_NONCE, "\"nonce\" is not a string");
+        acme_problem_set(p, ACME_PROB_MALFORMED, "\"nonce\" is not a string");
         goto failed;
     }
 

@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ctype.h>
 #include <pthread.h>
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509v3.h>
 #include "../acme/acme_base64url.h"
 #include "../acme/acme_csr.h"
 #include "../acme/acme_ident.h"
@@ -293,7 +296,11 @@ acme_srv_resp_problem(acme_srv_resp_t *resp, const acme_problem_t *p)
     resp->content_type = "application/problem+json";
     resp->body = acme_problem_json(p);
     resp->body_len = resp->body ? strlen(resp->body) : 0;
-    resp->location[0] = '\0';
+
+    /* RFC 8555 7.3.5: a 409 names the conflicting resource */
+    if (resp->status != 409) {
+        resp->location[0] = '\0';
+    }
 }
 
 
@@ -425,17 +432,22 @@ char *
 acme_srv_directory(const char *base_url, size_t len)
 {
     char    *s;
-    char     url[6][ACME_SRV_URL_MAX];
+    char     url[5][ACME_SRV_URL_MAX];
     json_t  *o;
 
     snprintf(url[0], sizeof(url[0]), "%.*snew-nonce", (int) len, base_url);
     snprintf(url[1], sizeof(url[1]), "%.*snew-account", (int) len, base_url);
     snprintf(url[2], sizeof(url[2]), "%.*snew-order", (int) len, base_url);
+    snprintf(url[3], sizeof(url[3]), "%.*srevoke-cert", (int) len, base_url);
+    snprintf(url[4], sizeof(url[4]), "%.*skey-change", (int) len, base_url);
 
-    o = json_pack("{s:s, s:s, s:s, s:{s:b}}",
+    /* RFC 8555 7.1.1 */
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:b}}",
                   "newNonce", url[0],
                   "newAccount", url[1],
                   "newOrder", url[2],
+                  "revokeCert", url[3],
+                  "keyChange", url[4],
                   "meta", "externalAccountRequired", 0);
     if (o == NULL) {
         return NULL;
@@ -1531,6 +1543,407 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
 }
 
 
+/* RFC 5280 5.3.1 reasons a subscriber may give (CA/B BR 7.2.2) */
+static int
+acme_srv_reason_ok(int reason)
+{
+    return reason == 0 || reason == 1 || reason == 3 || reason == 4
+           || reason == 5 || reason == 9;
+}
+
+
+/* the identifiers a certificate names: dNSName and iPAddress SANs */
+static int
+acme_srv_cert_idents(X509 *x, char types[][4], char values[][64 + 192],
+    size_t max, size_t *n)
+{
+    int              i;
+    char             buf[64];
+    size_t           len;
+    GENERAL_NAME    *gn;
+    GENERAL_NAMES   *san;
+    unsigned char   *d;
+
+    *n = 0;
+    san = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    if (san == NULL) {
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < sk_GENERAL_NAME_num(san) && *n < max; i++) {
+        gn = sk_GENERAL_NAME_value(san, i);
+
+        if (gn->type == GEN_DNS) {
+            d = (unsigned char *) ASN1_STRING_get0_data(gn->d.dNSName);
+            len = ASN1_STRING_length(gn->d.dNSName);
+
+            if (len > ACME_DNS_NAME_MAX) {
+                continue;
+            }
+
+            /* a wildcard is authorized by the base name's authz */
+            if (len > 2 && d[0] == '*' && d[1] == '.') {
+                d += 2;
+                len -= 2;
+            }
+
+            strcpy(types[*n], "dns");
+            memcpy(values[*n], d, len);
+            values[*n][len] = '\0';
+            (*n)++;
+
+        } else if (gn->type == GEN_IPADD) {
+            len = ASN1_STRING_length(gn->d.iPAddress);
+            d = (unsigned char *) ASN1_STRING_get0_data(gn->d.iPAddress);
+
+            if ((len != 4 && len != 16)
+                || inet_ntop(len == 4 ? AF_INET : AF_INET6, d, buf,
+                             sizeof(buf)) == NULL)
+            {
+                continue;
+            }
+
+            strcpy(types[*n], "ip");
+            strcpy(values[*n], buf);
+            (*n)++;
+        }
+    }
+
+    GENERAL_NAMES_free(san);
+
+    return ACME_OK;
+}
+
+
+/* RFC 8555 7.6 */
+static int
+acme_srv_revoke(acme_srv_ctx_t *ctx)
+{
+    int                   rc, reason, ok;
+    X509                 *x;
+    char                  serial_hex[128], *hex;
+    json_t               *v;
+    BIGNUM               *bn;
+    size_t                i, n, der_len;
+    acme_cert_t           c;
+    unsigned char        *der;
+    const char           *tp[ACME_SRV_MAX_IDENTIFIERS];
+    const char           *vp[ACME_SRV_MAX_IDENTIFIERS];
+    const unsigned char  *p;
+    char                  types[ACME_SRV_MAX_IDENTIFIERS][4];
+    char                  values[ACME_SRV_MAX_IDENTIFIERS][64 + 192];
+
+    v = ctx->payload ? json_object_get(ctx->payload, "certificate") : NULL;
+    if (!json_is_string(v)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "revokeCert needs a \"certificate\" string");
+    }
+
+    reason = 0;
+    v = json_object_get(ctx->payload, "reason");
+
+    if (v != NULL) {
+        if (!json_is_integer(v)
+            || !acme_srv_reason_ok((int) json_integer_value(v)))
+        {
+            return acme_problem_set(&ctx->prob,
+                                    ACME_PROB_BAD_REVOCATION_REASON,
+                                    "accepted reason codes are 0, 1, 3, 4, "
+                                    "5 and 9 (RFC 5280 5.3.1)");
+        }
+
+        reason = (int) json_integer_value(v);
+    }
+
+    v = json_object_get(ctx->payload, "certificate");
+    der = acme_b64u_decode_alloc(json_string_value(v),
+                                 json_string_length(v), &der_len);
+    if (der == NULL) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"certificate\" is not base64url");
+    }
+
+    p = der;
+    x = d2i_X509(NULL, &p, (long) der_len);
+
+    if (x == NULL || p != der + der_len) {
+        X509_free(x);
+        free(der);
+        ERR_clear_error();
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "\"certificate\" is not a DER certificate");
+    }
+
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+    hex = bn ? BN_bn2hex(bn) : NULL;
+    BN_free(bn);
+
+    if (hex == NULL) {
+        X509_free(x);
+        free(der);
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    /* as stored: lowercase, an even number of digits */
+    snprintf(serial_hex, sizeof(serial_hex), "%s%s",
+             strlen(hex) % 2 ? "0" : "", hex);
+    OPENSSL_free(hex);
+
+    for (i = 0; serial_hex[i]; i++) {
+        serial_hex[i] = (char) tolower((unsigned char) serial_hex[i]);
+    }
+
+    rc = acme_pg_cert_by_serial(ctx->pg, ctx->conf->ca_name, serial_hex, &c);
+
+    if (rc == ACME_ERROR) {
+        X509_free(x);
+        free(der);
+        return acme_srv_internal(ctx, "certificate lookup: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    /* only our own certificate, byte for byte, not one that merely
+     * shares its serial */
+    if (rc == ACME_NOT_FOUND || c.der == NULL || c.der_len != der_len
+        || memcmp(c.der, der, der_len) != 0)
+    {
+        X509_free(x);
+        free(der);
+        acme_cert_clear(&c);
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
+                                       "this CA did not issue that "
+                                       "certificate");
+    }
+
+    free(der);
+
+    /* RFC 8555 7.6: the issuing account, an account authorized for all
+     * its identifiers, or the certificate's own key */
+    if (ctx->acct.id == 0) {
+        ok = EVP_PKEY_eq(X509_get0_pubkey(x), ctx->key) == 1;
+        ERR_clear_error();
+
+    } else if (c.account_id == ctx->acct.id) {
+        ok = 1;
+
+    } else {
+        ok = 0;
+
+        if (acme_srv_cert_idents(x, types, values, ACME_SRV_MAX_IDENTIFIERS,
+                                 &n) == ACME_OK && n > 0)
+        {
+            for (i = 0; i < n; i++) {
+                tp[i] = types[i];
+                vp[i] = values[i];
+            }
+
+            ok = acme_pg_account_authorized(ctx->pg, ctx->acct.id, tp, vp,
+                                            n);
+            if (ok == ACME_ERROR) {
+                X509_free(x);
+                acme_cert_clear(&c);
+                return acme_srv_internal(ctx, "authorization check: %s",
+                                         acme_pg_errmsg(ctx->pg));
+            }
+        }
+    }
+
+    X509_free(x);
+
+    if (!ok) {
+        acme_cert_clear(&c);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "the requester may not revoke this "
+                                "certificate (RFC 8555 7.6)");
+    }
+
+    rc = acme_pg_cert_revoke(ctx->pg, c.id, reason);
+
+    if (rc == ACME_CONFLICT) {
+        acme_cert_clear(&c);
+        return acme_problem_set(&ctx->prob, ACME_PROB_ALREADY_REVOKED,
+                                "the certificate is already revoked");
+    }
+
+    if (rc != ACME_OK) {
+        acme_cert_clear(&c);
+        return acme_srv_internal(ctx, "revoke: %s", acme_pg_errmsg(ctx->pg));
+    }
+
+    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
+             "certificate serial %s revoked, reason %d, by %s", c.serial,
+             reason, ctx->acct.id ? ctx->acct.public_id : "its own key");
+    acme_cert_clear(&c);
+
+    acme_srv_resp_clear(ctx->resp);
+    ctx->resp->status = 200;
+
+    return ACME_OK;
+}
+
+
+/* RFC 8555 7.3.5 */
+static int
+acme_srv_key_change(acme_srv_ctx_t *ctx)
+{
+    int              rc;
+    char            *inner_body, *old_canon;
+    json_t          *old_jwk, *account;
+    EVP_PKEY        *new_key, *old_key;
+    acme_jws_t       inner;
+    acme_account_t   other, a;
+    char             canonical[ACME_JWK_CANONICAL_MAX];
+    char             thumb[ACME_THUMBPRINT_LEN + 1];
+    char             old_canonical[ACME_JWK_CANONICAL_MAX];
+    char             old_thumb[ACME_THUMBPRINT_LEN + 1];
+    char             kid[ACME_SRV_URL_MAX];
+
+    if (ctx->payload == NULL) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "keyChange needs a JWS payload");
+    }
+
+    inner_body = json_dumps(ctx->payload, JSON_COMPACT);
+    if (inner_body == NULL) {
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    new_key = NULL;
+    old_key = NULL;
+    old_canon = NULL;
+    rc = ACME_ERROR;
+
+    if (acme_jws_parse(&inner, inner_body, strlen(inner_body), &ctx->prob)
+        != ACME_OK)
+    {
+        goto done;
+    }
+
+    /* the inner JWS: signed by the new key given as "jwk", same "url",
+     * no "nonce" */
+    if (inner.jwk == NULL) {
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "the inner JWS must carry the new key as \"jwk\"");
+        goto done;
+    }
+
+    if (inner.nonce != NULL) {
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "the inner JWS must not have a \"nonce\"");
+        goto done;
+    }
+
+    if (inner.url == NULL || ctx->jws.url == NULL
+        || strcmp(inner.url, ctx->jws.url) != 0)
+    {
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "the inner JWS \"url\" must equal the outer one");
+        goto done;
+    }
+
+    if (acme_jwk_import(inner.jwk, &new_key, canonical, &ctx->prob)
+        != ACME_OK
+        || acme_jws_verify(&inner, new_key, &ctx->prob) != ACME_OK
+        || acme_jwk_thumbprint(canonical, strlen(canonical), thumb)
+           != ACME_OK)
+    {
+        goto done;
+    }
+
+    account = NULL;
+    old_jwk = NULL;
+
+    if (inner.payload_len) {
+        json_t  *ip;
+
+        ip = json_loadb((const char *) inner.payload, inner.payload_len,
+                        JSON_REJECT_DUPLICATES, NULL);
+        account = ip ? json_incref(json_object_get(ip, "account")) : NULL;
+        old_jwk = ip ? json_incref(json_object_get(ip, "oldKey")) : NULL;
+        json_decref(ip);
+    }
+
+    snprintf(kid, sizeof(kid), "%.*sacct/%s", (int) ctx->req->base_len,
+             ctx->req->base_url, ctx->acct.public_id);
+
+    if (!json_is_string(account)
+        || strcmp(json_string_value(account), kid) != 0)
+    {
+        json_decref(account);
+        json_decref(old_jwk);
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "the inner payload's \"account\" must be the "
+                         "signing account's URL");
+        goto done;
+    }
+
+    json_decref(account);
+
+    rc = acme_jwk_import(old_jwk, &old_key, old_canonical, &ctx->prob);
+    json_decref(old_jwk);
+
+    if (rc != ACME_OK
+        || acme_jwk_thumbprint(old_canonical, strlen(old_canonical),
+                               old_thumb) != ACME_OK
+        || strcmp(old_canonical, ctx->acct.jwk) != 0)
+    {
+        rc = ACME_ERROR;
+        acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                         "\"oldKey\" is not the account's current key");
+        goto done;
+    }
+
+    rc = ACME_ERROR;
+
+    /* RFC 8555 7.3.5: a key in use by another account -> 409 Conflict
+     * with that account's URL */
+    if (acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name, thumb,
+                                      &other) == ACME_OK)
+    {
+        acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location),
+                     ctx->req, "acct", other.public_id, NULL);
+        acme_account_clear(&other);
+        acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 409,
+                                "the new key is already in use by an "
+                                "account");
+        goto done;
+    }
+
+    if (acme_pg_account_rekey(ctx->pg, ctx->acct.id, old_thumb, thumb,
+                              canonical) != ACME_OK)
+    {
+        acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 409,
+                                "the account key changed concurrently or "
+                                "the new key is in use");
+        goto done;
+    }
+
+    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
+             "account %s key rolled over", ctx->acct.public_id);
+
+    if (acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name,
+                                     ctx->acct.public_id, &a) != ACME_OK)
+    {
+        acme_srv_internal(ctx, "account reload: %s",
+                          acme_pg_errmsg(ctx->pg));
+        goto done;
+    }
+
+    rc = acme_srv_account_reply(ctx, 200, &a);
+    acme_account_clear(&a);
+
+done:
+
+    acme_jws_clear(&inner);
+    EVP_PKEY_free(new_key);
+    EVP_PKEY_free(old_key);
+    free(inner_body);
+    free(old_canon);
+
+    return rc;
+}
+
+
 /* ---------------------------------------------------------------- */
 /* request verification (RFC 8555 6.2-6.5) and routing */
 
@@ -1545,6 +1958,8 @@ typedef enum {
     ACME_SRV_AUTHZ,
     ACME_SRV_CHALL,
     ACME_SRV_CERT,
+    ACME_SRV_REVOKE,
+    ACME_SRV_KEY_CHANGE,
     ACME_SRV_UNKNOWN
 } acme_srv_route_e;
 
@@ -1585,6 +2000,14 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
 
     if (len == 9 && memcmp(path, "new-order", 9) == 0) {
         return ACME_SRV_NEW_ORDER;
+    }
+
+    if (len == 11 && memcmp(path, "revoke-cert", 11) == 0) {
+        return ACME_SRV_REVOKE;
+    }
+
+    if (len == 10 && memcmp(path, "key-change", 10) == 0) {
+        return ACME_SRV_KEY_CHANGE;
     }
 
     if (acme_srv_prefix(path, len, "acct/", id, id_len)) {
@@ -1685,9 +2108,11 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
         return ACME_ERROR;
     }
 
-    /* RFC 8555 6.2: newAccount (and revokeCert) are signed with "jwk",
-     * everything else with "kid" */
-    if (route == ACME_SRV_NEW_ACCOUNT) {
+    /* RFC 8555 6.2: newAccount is signed with "jwk", revokeCert with
+     * either (7.6), everything else with "kid" */
+    if (route == ACME_SRV_NEW_ACCOUNT
+        || (route == ACME_SRV_REVOKE && ctx->jws.jwk != NULL))
+    {
         if (ctx->jws.jwk == NULL) {
             return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
                                     "newAccount must be signed with \"jwk\", "
@@ -1879,6 +2304,14 @@ acme_srv_handle_post(const acme_srv_conf_t *conf, const acme_srv_req_t *req,
 
     case ACME_SRV_CERT:
         rc = acme_srv_cert(ctx);
+        break;
+
+    case ACME_SRV_REVOKE:
+        rc = acme_srv_revoke(ctx);
+        break;
+
+    case ACME_SRV_KEY_CHANGE:
+        rc = acme_srv_key_change(ctx);
         break;
 
     default:

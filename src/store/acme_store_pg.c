@@ -1432,21 +1432,21 @@ acme_pg_unhex(const char *s, size_t *len)
 }
 
 
-int
-acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c)
+#define ACME_PG_CERT_COLS                                                    \
+    "c.id, c.public_id, c.serial, c.order_id, c.account_id, "                \
+    "encode(c.der, 'hex'), c.chain, "                                        \
+    "extract(epoch from c.revoked_at)::bigint"
+
+
+static int
+acme_pg_cert_query(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params, acme_cert_t *c)
 {
-    PGresult    *res;
-    const char  *params[1];
+    PGresult  *res;
 
     memset(c, 0, sizeof(*c));
-    params[0] = public_id;
 
-    res = acme_pg_run(pg,
-              "SELECT id, public_id, serial, order_id, account_id, "
-              "encode(der, 'hex'), chain, "
-              "extract(epoch from revoked_at)::bigint "
-              "FROM certificates WHERE public_id = $1", 1, params,
-              PGRES_TUPLES_OK);
+    res = acme_pg_run(pg, sql, n, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -1475,6 +1475,168 @@ acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c)
     PQclear(res);
 
     return ACME_OK;
+}
+
+
+int
+acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c)
+{
+    const char  *params[1];
+
+    params[0] = public_id;
+
+    return acme_pg_cert_query(pg, "SELECT " ACME_PG_CERT_COLS
+                              " FROM certificates c WHERE c.public_id = $1",
+                              1, params, c);
+}
+
+
+int
+acme_pg_cert_by_serial(acme_pg_t *pg, const char *ca, const char *serial_hex,
+    acme_cert_t *c)
+{
+    const char  *params[2];
+
+    params[0] = serial_hex;
+    params[1] = ca;
+
+    return acme_pg_cert_query(pg, "SELECT " ACME_PG_CERT_COLS
+                              " FROM certificates c JOIN accounts a "
+                              "ON a.id = c.account_id "
+                              "WHERE c.serial = $1 AND a.ca = $2",
+                              2, params, c);
+}
+
+
+int
+acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason)
+{
+    int          n;
+    char         id[32], r[16];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(id, sizeof(id), "%" PRId64, cert_id);
+    snprintf(r, sizeof(r), "%d", reason);
+    params[0] = id;
+    params[1] = r;
+
+    res = acme_pg_run(pg,
+              "UPDATE certificates SET revoked_at = now(), "
+              "revocation_reason = $2 WHERE id = $1 AND revoked_at IS NULL "
+              "AND der IS NOT NULL RETURNING id", 2, params,
+              PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    return n ? ACME_OK : ACME_CONFLICT;
+}
+
+
+int
+acme_pg_account_authorized(acme_pg_t *pg, int64_t account_id,
+    const char *const *types, const char *const *values, size_t n)
+{
+    int          ok;
+    char         acct[32], *tv, *vv, *p;
+    size_t       i, tl, vl;
+    PGresult    *res;
+    const char  *params[3];
+
+    /* the pairs go as two text arrays; values are normalized identifiers
+     * (no quotes, commas or braces), types "dns" or "ip" */
+    tl = 3;
+    vl = 3;
+
+    for (i = 0; i < n; i++) {
+        tl += strlen(types[i]) + 3;
+        vl += strlen(values[i]) + 3;
+    }
+
+    tv = malloc(tl);
+    vv = malloc(vl);
+    if (tv == NULL || vv == NULL) {
+        free(tv);
+        free(vv);
+        return ACME_ERROR;
+    }
+
+    p = tv;
+    *p++ = '{';
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", types[i]);
+    }
+    strcpy(p, "}");
+
+    p = vv;
+    *p++ = '{';
+    for (i = 0; i < n; i++) {
+        p += sprintf(p, "%s\"%s\"", i ? "," : "", values[i]);
+    }
+    strcpy(p, "}");
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    params[0] = acct;
+    params[1] = tv;
+    params[2] = vv;
+
+    res = acme_pg_run(pg,
+              "SELECT count(*) = (SELECT count(DISTINCT (t, v)) FROM "
+              "unnest($2::text[], $3::text[]) AS x(t, v)) FROM ("
+              "SELECT DISTINCT x.t, x.v FROM unnest($2::text[], $3::text[]) "
+              "AS x(t, v) JOIN authorizations a ON a.account_id = $1 "
+              "AND a.identifier_type = x.t AND a.identifier_value = x.v "
+              "AND a.status = 'valid' AND a.expires > now()) y",
+              3, params, PGRES_TUPLES_OK);
+    free(tv);
+    free(vv);
+
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    ok = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+
+    return ok;
+}
+
+
+int
+acme_pg_account_rekey(acme_pg_t *pg, int64_t id, const char *old_thumbprint,
+    const char *new_thumbprint, const char *new_jwk)
+{
+    int          n;
+    char         acct[32];
+    PGresult    *res;
+    const char  *params[4];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, id);
+    params[0] = acct;
+    params[1] = old_thumbprint;
+    params[2] = new_thumbprint;
+    params[3] = new_jwk;
+
+    /* ON CONFLICT cannot guard an UPDATE: the NOT EXISTS check plus the
+     * unique index; a unique violation in a race is reported as error */
+    res = acme_pg_run(pg,
+              "UPDATE accounts a SET jwk_thumbprint = $3, jwk = $4 "
+              "WHERE a.id = $1 AND a.jwk_thumbprint = $2 "
+              "AND a.status = 'valid' AND NOT EXISTS (SELECT 1 FROM "
+              "accounts b WHERE b.ca = a.ca AND b.jwk_thumbprint = $3) "
+              "RETURNING a.id", 4, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    n = PQntuples(res);
+    PQclear(res);
+
+    return n ? ACME_OK : ACME_CONFLICT;
 }
 
 

@@ -215,7 +215,26 @@ int acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id,
     const char *error_json);
 
 int acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c);
+/* by serial (lowercase hex, as stored) within one CA */
+int acme_pg_cert_by_serial(acme_pg_t *pg, const char *ca,
+    const char *serial_hex, acme_cert_t *c);
 void acme_cert_clear(acme_cert_t *c);
+
+/* RFC 8555 7.6: records the revocation (time now, RFC 5280 reason code)
+ * unless already revoked (ACME_CONFLICT) */
+int acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason);
+
+/* 1 when the account holds valid, unexpired authorizations for every
+ * (type, value) pair, else 0; ACME_ERROR on failure.  RFC 8555 7.6. */
+int acme_pg_account_authorized(acme_pg_t *pg, int64_t account_id,
+    const char *const *types, const char *const *values, size_t n);
+
+/* RFC 8555 7.3.5: replaces the account key, only while its current key is
+ * old_thumbprint; ACME_CONFLICT when it is not (a concurrent change) or
+ * when new_thumbprint is registered to another account meanwhile */
+int acme_pg_account_rekey(acme_pg_t *pg, int64_t id,
+    const char *old_thumbprint, const char *new_thumbprint,
+    const char *new_jwk);
 
 
 #endif /* ACME_STORE_PG_H */

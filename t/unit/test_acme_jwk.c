@@ -623,15 +623,13 @@ test_equal_public(void **state)
 }
 
 
-#ifdef ACME_TEST_KNOWN_BUGS
 /*
- * BUG (src/acme/acme_jwk.c:18, ACME_JWK_MEMBER_MAX 1100): the header
+ * Regression (src/acme/acme_jwk.c:18, ACME_JWK_MEMBER_MAX 1100): the header
  * promises RSA keys of 2048..8192 bits, but the base64url "n" of an
  * 8192-bit modulus is 1366 characters and acme_jwk_member() refuses any
  * member longer than 1100 (about 6600 bits).  Input: an 8192-bit "n"
  * (1024 octets).  Expected ACME_OK; actual badPublicKey "JWK member "n"
- * is not valid base64url of a sensible size".  Disabled so that CI stays
- * green; build with -DACME_TEST_KNOWN_BUGS to run it.
+ * is not valid base64url of a sensible size".
  */
 static void
 test_rsa_8192(void **state)
@@ -650,12 +648,11 @@ test_rsa_8192(void **state)
 
 
 /*
- * BUG (src/acme/acme_jwk.c:107, "bits = (int) nlen * 8"): the size check
+ * Regression (src/acme/acme_jwk.c:107, "bits = (int) nlen * 8"): the size check
  * counts octets, not bits, so a modulus whose top octet is small passes
  * as 2048 bits.  Input: a 256-octet "n" starting with 0x01 (a 2041-bit
  * modulus).  Expected badPublicKey (2048..8192 bits); actual ACME_OK.
- * Disabled so that CI stays green; build with -DACME_TEST_KNOWN_BUGS to
- * run it.
+ *
  */
 static void
 test_rsa_bits_not_octets(void **state)
@@ -666,7 +663,6 @@ test_rsa_bits_not_octets(void **state)
     test_refused(jwk, ACME_PROB_BAD_PUBLIC_KEY);
     free(jwk);
 }
-#endif
 
 
 int
@@ -688,11 +684,9 @@ main(int argc, char **argv)
         cmocka_unit_test(test_kty_rejections),
         cmocka_unit_test(test_key_authorization),
         cmocka_unit_test(test_equal_public),
-#ifdef ACME_TEST_KNOWN_BUGS
         /* disabled: RSA size checks of acme_jwk.c, see above */
         cmocka_unit_test(test_rsa_8192),
         cmocka_unit_test(test_rsa_bits_not_octets),
-#endif
     };
 
     /* the vectors sit at ../../t/unit/vectors from build/t/, or under the

@@ -1036,7 +1036,6 @@ test_clear(void **state)
 }
 
 
-#ifdef ACME_TEST_KNOWN_BUGS
 /*
  * CONTRACT MISMATCH (src/acme/acme_jws.c:210-214): a "nonce" that is not
  * a string is answered with badNonce, but acme_jws.h says "string "nonce"
@@ -1045,8 +1044,7 @@ test_clear(void **state)
  * malformed.  Input: protected header {"alg":"ES256","kid":...,
  * "nonce":1}.  Expected malformed; actual badNonce.  (Pebble and Boulder
  * answer badNonce too: decide which of the header and the code to
- * change.)  Disabled so that CI stays green; build with
- * -DACME_TEST_KNOWN_BUGS to run it.
+ * change.)
  */
 static void
 test_nonce_not_string(void **state)
@@ -1058,7 +1056,6 @@ test_nonce_not_string(void **state)
     test_parse_fails(body, strlen(body), ACME_PROB_MALFORMED);
     free(body);
 }
-#endif
 
 
 static int
@@ -1142,10 +1139,8 @@ main(int argc, char **argv)
         cmocka_unit_test(test_header_rejections),
         cmocka_unit_test(test_verify_unknown_alg),
         cmocka_unit_test(test_clear),
-#ifdef ACME_TEST_KNOWN_BUGS
         /* disabled: badNonce vs. malformed, see above */
         cmocka_unit_test(test_nonce_not_string),
-#endif
     };
 
     /* the vectors sit at ../../t/unit/vectors from build/t/, or under the
