@@ -40,6 +40,8 @@ typedef struct {
     time_t                 authz_lifetime;
     time_t                 nonce_lifetime;
     size_t                 max_body;
+    ngx_uint_t             challenges;
+    ngx_uint_t             identifiers;
     ngx_thread_pool_t     *thread_pool;
     ngx_str_t              location;
     acme_srv_conf_t        srv;
@@ -70,6 +72,22 @@ static char *ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+
+/* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
+static ngx_conf_bitmask_t  ngx_http_acme_server_challenge_types[] = {
+    { ngx_string("http-01"), 0x0002 },
+    { ngx_string("dns-01"), 0x0004 },
+    { ngx_string("tls-alpn-01"), 0x0008 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_acme_server_identifier_types[] = {
+    { ngx_string("dns"), 0x0002 },
+    { ngx_string("ip"), 0x0004 },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_acme_server_commands[] = {
@@ -164,6 +182,20 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, nonce_lifetime),
       NULL },
+
+    { ngx_string("acme_server_challenges"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, challenges),
+      &ngx_http_acme_server_challenge_types },
+
+    { ngx_string("acme_server_identifiers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, identifiers),
+      &ngx_http_acme_server_identifier_types },
 
     { ngx_string("acme_server_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -804,6 +836,10 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->nonce_lifetime, prev->nonce_lifetime,
                              3600);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
+    ngx_conf_merge_bitmask_value(conf->challenges, prev->challenges,
+                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004|0x0008));
+    ngx_conf_merge_bitmask_value(conf->identifiers, prev->identifiers,
+                                 (NGX_CONF_BITMASK_SET|0x0002));
 
     if (conf->location.len == 0) {
         conf->location = prev->location;
@@ -949,6 +985,13 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     srv->authz_lifetime = conf->authz_lifetime;
     srv->nonce_lifetime = conf->nonce_lifetime;
     srv->key_types = ACME_KEY_DEFAULT;
+    srv->challenges = ((conf->challenges & 0x0002) ? ACME_SRV_CHALL_HTTP01 : 0)
+                      | ((conf->challenges & 0x0004) ? ACME_SRV_CHALL_DNS01 : 0)
+                      | ((conf->challenges & 0x0008)
+                         ? ACME_SRV_CHALL_TLSALPN01 : 0);
+    srv->ident_types = ((conf->identifiers & 0x0002) ? ACME_SRV_IDENT_DNS : 0)
+                       | ((conf->identifiers & 0x0004) ? ACME_SRV_IDENT_IP
+                                                       : 0);
     srv->timeout_ms = 5000;
 
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);

@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include "acme_jwk.h"
@@ -66,11 +67,12 @@ acme_csr_key_check(EVP_PKEY *key, unsigned key_types, acme_problem_t *p)
 
 
 static int
-acme_csr_names_check(X509_REQ *req, const char *const *names, size_t n,
-    acme_problem_t *p)
+acme_csr_names_check(X509_REQ *req, const char *const *types,
+    const char *const *names, size_t n, acme_problem_t *p)
 {
     int                     i, cn_len, found;
-    size_t                  j, count;
+    size_t                  j, count, len;
+    unsigned char           ip[16];
     char                    cn[ACME_DNS_NAME_MAX + 2], seen[ACME_CSR_MAX_NAMES];
     const char             *s;
     GENERAL_NAME           *gn;
@@ -118,38 +120,54 @@ acme_csr_names_check(X509_REQ *req, const char *const *names, size_t n,
     for (i = 0; san && i < sk_GENERAL_NAME_num(san); i++) {
         gn = sk_GENERAL_NAME_value(san, i);
 
-        if (gn->type != GEN_DNS) {
+        if (gn->type != GEN_DNS && gn->type != GEN_IPADD) {
             GENERAL_NAMES_free(san);
             return acme_problem_set(p, ACME_PROB_BAD_CSR,
                                     "CSR requests a subjectAltName that is "
-                                    "not a dNSName, which the order lacks");
+                                    "neither a dNSName nor an iPAddress");
         }
 
-        ia5 = gn->d.dNSName;
+        ia5 = (gn->type == GEN_DNS) ? gn->d.dNSName : gn->d.iPAddress;
         s = (const char *) ASN1_STRING_get0_data(ia5);
+        len = (size_t) ASN1_STRING_length(ia5);
         found = 0;
 
-        for (j = 0; j < n; j++) {
-            if ((size_t) ASN1_STRING_length(ia5) == strlen(names[j])
-                && strncasecmp(s, names[j], strlen(names[j])) == 0)
-            {
-                found = 1;
-                if (!seen[j]) {
-                    seen[j] = 1;
-                    count++;
-                }
+        for (j = 0; j < n && !found; j++) {
+            if (gn->type == GEN_DNS) {
+                /* RFC 8555 7.4: the names are the dns identifiers */
+                found = (types == NULL || strcmp(types[j], "dns") == 0)
+                        && len == strlen(names[j])
+                        && strncasecmp(s, names[j], len) == 0;
 
-                break;
+            } else {
+                /* RFC 8738 3: iPAddress SANs are the ip identifiers */
+                found = types != NULL && strcmp(types[j], "ip") == 0
+                        && inet_pton(len == 4 ? AF_INET : AF_INET6,
+                                     names[j], ip) == 1
+                        && (len == 4 || len == 16)
+                        && memcmp(ip, s, len) == 0;
+            }
+
+            if (found && !seen[j]) {
+                seen[j] = 1;
+                count++;
             }
         }
 
         if (!found) {
             /* s points into san: format before freeing it */
-            acme_problem_set(p, ACME_PROB_BAD_CSR,
-                             "CSR requests the name \"%.*s\", which is not "
-                             "an identifier of the order",
-                             ASN1_STRING_length(ia5) > 253
-                             ? 253 : ASN1_STRING_length(ia5), s);
+            if (gn->type == GEN_DNS) {
+                acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                 "CSR requests the name \"%.*s\", which is "
+                                 "not an identifier of the order",
+                                 len > 253 ? 253 : (int) len, s);
+
+            } else {
+                acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                 "CSR requests an IP address that is not "
+                                 "an identifier of the order");
+            }
+
             GENERAL_NAMES_free(san);
             return ACME_ERROR;
         }
@@ -188,6 +206,17 @@ int
 acme_csr_check(const unsigned char *der, size_t len,
     const char *const *names, size_t n, EVP_PKEY *account_key,
     unsigned key_types, X509_REQ **req, acme_problem_t *p)
+{
+    return acme_csr_check_idents(der, len, NULL, names, n, account_key,
+                                 key_types, req, p);
+}
+
+
+int
+acme_csr_check_idents(const unsigned char *der, size_t len,
+    const char *const *types, const char *const *names, size_t n,
+    EVP_PKEY *account_key, unsigned key_types, X509_REQ **req,
+    acme_problem_t *p)
 {
     EVP_PKEY             *key;
     X509_REQ             *r;
@@ -228,7 +257,7 @@ acme_csr_check(const unsigned char *der, size_t len,
         goto failed;
     }
 
-    if (acme_csr_names_check(r, names, n, p) != ACME_OK) {
+    if (acme_csr_names_check(r, types, names, n, p) != ACME_OK) {
         goto failed;
     }
 

@@ -38,5 +38,16 @@ int acme_csr_check(const unsigned char *der, size_t len,
     const char *const *names, size_t n, EVP_PKEY *account_key,
     unsigned key_types, X509_REQ **req, acme_problem_t *p);
 
+/*
+ * acme_csr_check_idents(): the same for typed identifiers: types[i] is
+ * "dns" (names[i] matched by a dNSName SAN) or "ip" (names[i], textual
+ * IPv4/IPv6, matched by an iPAddress SAN, RFC 8738 3).  types NULL means
+ * every identifier is "dns".
+ */
+int acme_csr_check_idents(const unsigned char *der, size_t len,
+    const char *const *types, const char *const *names, size_t n,
+    EVP_PKEY *account_key, unsigned key_types, X509_REQ **req,
+    acme_problem_t *p);
+
 
 #endif /* ACME_CSR_H */

@@ -3,6 +3,7 @@
  */
 
 #include <string.h>
+#include <arpa/inet.h>
 #include "acme_ident.h"
 
 
@@ -139,4 +140,35 @@ hyphen:
     return acme_problem_set(p, ACME_PROB_REJECTED_IDENTIFIER,
                             "dns identifier has a label that begins or ends "
                             "with a hyphen");
+}
+
+
+int
+acme_ident_ip_normalize(const char *in, size_t len, char *out,
+    acme_problem_t *p)
+{
+    int            af;
+    char           buf[ACME_IP_TEXT_MAX];
+    unsigned char  addr[16];
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return acme_problem_set(p, ACME_PROB_MALFORMED,
+                                "ip identifier is not an IP address");
+    }
+
+    memcpy(buf, in, len);
+    buf[len] = '\0';
+
+    af = memchr(buf, ':', len) ? AF_INET6 : AF_INET;
+
+    /* inet_pton() takes neither zones ("%eth0") nor prefixes ("/24") */
+    if (inet_pton(af, buf, addr) != 1
+        || inet_ntop(af, addr, out, ACME_IP_TEXT_MAX) == NULL)
+    {
+        return acme_problem_set(p, ACME_PROB_MALFORMED,
+                                "ip identifier \"%s\" is not an IPv4 or "
+                                "IPv6 address (RFC 8738 3)", buf);
+    }
+
+    return ACME_OK;
 }

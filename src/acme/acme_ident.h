@@ -27,4 +27,17 @@ int acme_ident_dns_normalize(const char *in, size_t len, char *out,
     int *wildcard, acme_problem_t *p);
 
 
+/* the longest textual IPv6 address (INET6_ADDRSTRLEN) */
+#define ACME_IP_TEXT_MAX  46
+
+/*
+ * acme_ident_ip_normalize(): checks an "ip" identifier value (RFC 8738 3:
+ * an IPv4 dotted quad or an IPv6 address, no zone, no prefix) and writes
+ * its canonical text (RFC 5952 for IPv6) to out (ACME_IP_TEXT_MAX bytes).
+ * Anything else is malformed.
+ */
+int acme_ident_ip_normalize(const char *in, size_t len, char *out,
+    acme_problem_t *p);
+
+
 #endif /* ACME_IDENT_H */

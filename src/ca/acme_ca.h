@@ -19,7 +19,8 @@ typedef struct acme_ca_s  acme_ca_t;
 /* what to issue: RFC 5280 profile of a TLS server certificate */
 typedef struct {
     X509_REQ            *req;        /* checked CSR (borrowed) */
-    const char *const   *names;      /* dNSNames, normalized */
+    const char *const   *types;      /* "dns" or "ip"; NULL: all dns */
+    const char *const   *names;      /* normalized identifier values */
     size_t               nnames;
     const unsigned char *serial;     /* big-endian, first bit clear */
     size_t               serial_len;
@@ -44,7 +45,8 @@ acme_ca_t *acme_ca_p11_open(const char *module, const char *key_uri,
 
 /*
  * acme_ca_issue(): signs a certificate for *in (RFC 5280 4.1; SAN with the
- * names, serverAuth EKU, SKI and AKI, basicConstraints CA:FALSE).  On
+ * names as dNSName or iPAddress (RFC 8738), the first dns name as CN,
+ * serverAuth EKU, SKI and AKI, basicConstraints CA:FALSE).  On
  * ACME_OK *der is a new malloc'ed DER certificate of *der_len octets
  * (caller frees).  Safe to call from several threads at once.
  */

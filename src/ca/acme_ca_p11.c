@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <libp11.h>
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -373,13 +374,15 @@ acme_ca_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 
 static int
-acme_ca_san(X509 *x, const char *const *names, size_t n)
+acme_ca_san(X509 *x, const char *const *types, const char *const *names,
+    size_t n)
 {
-    int              ok;
+    int              ok, ip;
     size_t           i;
     GENERAL_NAME    *gn;
     GENERAL_NAMES   *gens;
-    ASN1_IA5STRING  *ia5;
+    unsigned char    addr[16];
+    ASN1_STRING     *str;
 
     gens = GENERAL_NAMES_new();
     if (gens == NULL) {
@@ -387,25 +390,48 @@ acme_ca_san(X509 *x, const char *const *names, size_t n)
     }
 
     for (i = 0; i < n; i++) {
+        ip = types != NULL && strcmp(types[i], "ip") == 0;
         gn = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
+        str = ip ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
 
-        if (gn == NULL || ia5 == NULL
-            || !ASN1_STRING_set(ia5, names[i], (int) strlen(names[i])))
-        {
-            GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
-            GENERAL_NAMES_free(gens);
-            return 0;
+        if (gn == NULL || str == NULL) {
+            goto failed;
         }
 
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+        if (ip) {
+            /* RFC 5280 4.2.1.6: 4 or 16 octets in network order */
+            if (strchr(names[i], ':')) {
+                ok = inet_pton(AF_INET6, names[i], addr) == 1
+                     && ASN1_OCTET_STRING_set(str, addr, 16);
+
+            } else {
+                ok = inet_pton(AF_INET, names[i], addr) == 1
+                     && ASN1_OCTET_STRING_set(str, addr, 4);
+            }
+
+        } else {
+            ok = ASN1_STRING_set(str, names[i], (int) strlen(names[i]));
+        }
+
+        if (!ok) {
+            goto failed;
+        }
+
+        GENERAL_NAME_set0_value(gn, ip ? GEN_IPADD : GEN_DNS, str);
+        str = NULL;
 
         if (!sk_GENERAL_NAME_push(gens, gn)) {
-            GENERAL_NAME_free(gn);
-            GENERAL_NAMES_free(gens);
-            return 0;
+            goto failed;
         }
+
+        continue;
+
+    failed:
+
+        GENERAL_NAME_free(gn);
+        ASN1_STRING_free(str);
+        GENERAL_NAMES_free(gens);
+        return 0;
     }
 
     ok = X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0);
@@ -420,6 +446,7 @@ acme_ca_issue(acme_ca_t *ca, const acme_ca_issue_t *in, unsigned char **der,
     size_t *der_len, char *err, size_t errlen)
 {
     int            n, ok;
+    size_t         i;
     X509          *x;
     BIGNUM        *bn;
     EVP_PKEY      *pub;
@@ -459,10 +486,18 @@ acme_ca_issue(acme_ca_t *ca, const acme_ca_issue_t *in, unsigned char **der,
     }
 
     /* CA/B BR 7.1.4.3: a CN, if any, is one of the SANs; 64 octets max
-     * (RFC 5280 ub-common-name) */
-    if (strlen(in->names[0]) <= 64
+     * (RFC 5280 ub-common-name); the first dns name that fits */
+    for (i = 0; i < in->nnames; i++) {
+        if ((in->types == NULL || strcmp(in->types[i], "dns") == 0)
+            && strlen(in->names[i]) <= 64)
+        {
+            break;
+        }
+    }
+
+    if (i < in->nnames
         && !X509_NAME_add_entry_by_NID(subj, NID_commonName, MBSTRING_ASC,
-                                       (const unsigned char *) in->names[0],
+                                       (const unsigned char *) in->names[i],
                                        -1, -1, 0))
     {
         acme_ca_err(err, errlen, "cannot set the subject");
@@ -484,7 +519,7 @@ acme_ca_issue(acme_ca_t *ca, const acme_ca_issue_t *in, unsigned char **der,
         || !acme_ca_ext(x, &v3, NID_ext_key_usage, "serverAuth")
         || !acme_ca_ext(x, &v3, NID_subject_key_identifier, "hash")
         || !acme_ca_ext(x, &v3, NID_authority_key_identifier, "keyid:always")
-        || !acme_ca_san(x, in->names, in->nnames))
+        || !acme_ca_san(x, in->types, in->names, in->nnames))
     {
         acme_ca_err(err, errlen, "cannot add the certificate's extensions");
         goto failed;

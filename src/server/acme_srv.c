@@ -897,22 +897,109 @@ acme_srv_account(acme_srv_ctx_t *ctx, int orders)
 }
 
 
+static const struct {
+    unsigned     bit;
+    const char  *name;
+} acme_srv_chall_types[] = {
+    { ACME_SRV_CHALL_HTTP01, "http-01" },
+    { ACME_SRV_CHALL_DNS01, "dns-01" },
+    { ACME_SRV_CHALL_TLSALPN01, "tls-alpn-01" },
+};
+
+
+/*
+ * One identifier of a newOrder: checked, normalized, and given the
+ * challenge types that can prove it: dns names all the enabled types,
+ * wildcards dns-01 only (RFC 8555 7.1.3), IP addresses http-01 and
+ * tls-alpn-01 (RFC 8738 7).
+ */
+static int
+acme_srv_order_ident(acme_srv_ctx_t *ctx, json_t *v, const char **type,
+    char *value, int *wildcard, unsigned *challs)
+{
+    json_t       *jv;
+    const char   *t;
+
+    t = json_string_value(json_object_get(v, "type"));
+    jv = json_object_get(v, "value");
+
+    if (t == NULL || !json_is_string(jv)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "each identifier needs string \"type\" "
+                                "and \"value\"");
+    }
+
+    *wildcard = 0;
+
+    if (strcmp(t, "dns") == 0 && (ctx->conf->ident_types & ACME_SRV_IDENT_DNS))
+    {
+        *type = "dns";
+
+        if (acme_ident_dns_normalize(json_string_value(jv),
+                                     json_string_length(jv), value,
+                                     wildcard, &ctx->prob) != ACME_OK)
+        {
+            return ACME_ERROR;
+        }
+
+        *challs = ctx->conf->challenges;
+
+        if (*wildcard) {
+            *challs &= ACME_SRV_CHALL_DNS01;
+        }
+
+    } else if (strcmp(t, "ip") == 0
+               && (ctx->conf->ident_types & ACME_SRV_IDENT_IP))
+    {
+        *type = "ip";
+
+        if (acme_ident_ip_normalize(json_string_value(jv),
+                                    json_string_length(jv), value,
+                                    &ctx->prob) != ACME_OK)
+        {
+            return ACME_ERROR;
+        }
+
+        *challs = ctx->conf->challenges
+                  & (ACME_SRV_CHALL_HTTP01 | ACME_SRV_CHALL_TLSALPN01);
+
+    } else {
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNSUPPORTED_IDENTIFIER,
+                                "identifier type \"%.32s\" is not offered "
+                                "by this CA", t);
+    }
+
+    if (*challs == 0) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_REJECTED_IDENTIFIER,
+                                "no challenge type this CA offers can "
+                                "validate \"%s%s\"%s", *wildcard ? "*." : "",
+                                value, *wildcard ? " (wildcards need dns-01)"
+                                : "");
+    }
+
+    return ACME_OK;
+}
+
+
 /* RFC 8555 7.4 */
 static int
 acme_srv_new_order(acme_srv_ctx_t *ctx)
 {
-    int                   rc, wildcard;
+    int                   rc, wildcard, subrc;
     char                 *ids_json;
-    size_t                i, j, n;
+    size_t                i, j, k, n;
     time_t                now;
     json_t               *idents, *v, *out;
-    const char           *type, *value;
+    unsigned              challs[ACME_SRV_MAX_IDENTIFIERS];
+    const char           *types[ACME_SRV_MAX_IDENTIFIERS];
     acme_order_t          o;
     acme_pg_new_authz_t   az[ACME_SRV_MAX_IDENTIFIERS];
+    int                   wild[ACME_SRV_MAX_IDENTIFIERS];
     char                  names[ACME_SRV_MAX_IDENTIFIERS]
                                [ACME_DNS_NAME_MAX + 1];
     char                  azid[ACME_SRV_MAX_IDENTIFIERS][ACME_ID_LEN + 1];
-    char                  chid[ACME_SRV_MAX_IDENTIFIERS][ACME_ID_LEN + 1];
+    char                  chid[ACME_SRV_MAX_IDENTIFIERS][3]
+                              [ACME_ID_LEN + 1];
     char                  tok[ACME_SRV_MAX_IDENTIFIERS][ACME_TOKEN_LEN + 1];
     char                  oid[ACME_ID_LEN + 1];
 
@@ -948,46 +1035,20 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
     }
 
     json_array_foreach(idents, i, v) {
-        type = json_string_value(json_object_get(v, "type"));
-        value = json_string_value(json_object_get(v, "value"));
-
-        if (type == NULL || value == NULL) {
-            json_decref(out);
-            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
-                                    "each identifier needs string \"type\" "
-                                    "and \"value\"");
-        }
-
-        if (strcmp(type, "dns") != 0) {
-            json_decref(out);
-            return acme_problem_set(&ctx->prob,
-                                    ACME_PROB_UNSUPPORTED_IDENTIFIER,
-                                    "identifier type \"%.32s\" is not "
-                                    "supported", type);
-        }
-
-        if (acme_ident_dns_normalize(value, json_string_length(
-                                         json_object_get(v, "value")),
-                                     names[n], &wildcard, &ctx->prob)
-            != ACME_OK)
-        {
+        subrc = acme_srv_order_ident(ctx, v, &types[n], names[n], &wildcard,
+                                     &challs[n]);
+        if (subrc != ACME_OK) {
             json_decref(out);
             return ACME_ERROR;
         }
 
-        if (wildcard) {
-            /* RFC 8555 7.1.3: wildcards need dns-01, not offered yet */
-            json_decref(out);
-            return acme_problem_set(&ctx->prob,
-                                    ACME_PROB_REJECTED_IDENTIFIER,
-                                    "wildcard names need the dns-01 "
-                                    "challenge, which this CA does not "
-                                    "offer");
-        }
+        wild[n] = wildcard;
 
-        /* duplicates collapse into one identifier */
+        /* duplicates collapse into one identifier (RFC 8555 7.4) */
         for (j = 0; j < n; j++) {
-            if (strcmp(names[j], names[n]) == 0) {
+            if (wild[j] == wild[n] && strcmp(types[j], types[n]) == 0
+                && strcmp(names[j], names[n]) == 0)
+            {
                 break;
             }
         }
@@ -996,7 +1057,7 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
             continue;
         }
 
-        json_array_append_new(out, json_pack("{s:s, s:s}", "type", "dns",
+        json_array_append_new(out, json_pack("{s:s, s:s}", "type", types[n],
                                              "value", names[n]));
         n++;
     }
@@ -1004,21 +1065,37 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
     now = time(NULL);
 
     for (i = 0; i < n; i++) {
+        memset(&az[i], 0, sizeof(az[i]));
+
         if (acme_srv_random_id(azid[i]) != ACME_OK
-            || acme_srv_random_id(chid[i]) != ACME_OK
             || acme_srv_random_token(tok[i]) != ACME_OK)
         {
             json_decref(out);
             return acme_srv_internal(ctx, "RAND_bytes() failed");
         }
 
-        memset(&az[i], 0, sizeof(az[i]));
-        az[i].type = "dns";
-        az[i].value = names[i];
+        az[i].type = types[i];
+        /* RFC 8555 7.1.4: the authz of "*.name" is for "name" */
+        az[i].value = wild[i] ? names[i] + 2 : names[i];
+        az[i].wildcard = wild[i];
         az[i].authz_id = azid[i];
-        az[i].chall_ids[0] = chid[i];
-        az[i].chall_types[0] = "http-01";
-        az[i].tokens[0] = tok[i];
+
+        /* RFC 8555 8: one token shared by the authz's challenges */
+        for (j = 0, k = 0; j < 3; j++) {
+            if (!(challs[i] & acme_srv_chall_types[j].bit)) {
+                continue;
+            }
+
+            if (acme_srv_random_id(chid[i][k]) != ACME_OK) {
+                json_decref(out);
+                return acme_srv_internal(ctx, "RAND_bytes() failed");
+            }
+
+            az[i].chall_ids[k] = chid[i][k];
+            az[i].chall_types[k] = acme_srv_chall_types[j].name;
+            az[i].tokens[k] = tok[i];
+            k++;
+        }
     }
 
     ids_json = json_dumps(out, JSON_COMPACT);
@@ -1114,7 +1191,7 @@ acme_srv_order(acme_srv_ctx_t *ctx)
 
 static int
 acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
-    const char *const *names, size_t n)
+    const char *const *types, const char *const *names, size_t n)
 {
     int              rc;
     char            *chain;
@@ -1158,6 +1235,7 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     }
 
     in.req = req;
+    in.types = types;
     in.names = names;
     in.nnames = n;
     in.serial = serial;
@@ -1213,6 +1291,7 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
     acme_order_t   o;
     unsigned char *der;
     const char    *names[ACME_SRV_MAX_IDENTIFIERS];
+    const char    *types[ACME_SRV_MAX_IDENTIFIERS];
 
     if (acme_srv_load_order(ctx, &o) != ACME_OK) {
         return ACME_ERROR;
@@ -1250,6 +1329,7 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
 
     json_array_foreach(ids, i, v) {
         if (n < ACME_SRV_MAX_IDENTIFIERS) {
+            types[n] = json_string_value(json_object_get(v, "type"));
             names[n++] = json_string_value(json_object_get(v, "value"));
         }
     }
@@ -1259,13 +1339,14 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
         goto done;
     }
 
-    if (acme_csr_check(der, der_len, names, n, ctx->key,
-                       ctx->conf->key_types, &req, &ctx->prob) != ACME_OK)
+    if (acme_csr_check_idents(der, der_len, types, names, n, ctx->key,
+                              ctx->conf->key_types, &req, &ctx->prob)
+        != ACME_OK)
     {
         goto done;
     }
 
-    if (acme_srv_issue(ctx, &o, req, names, n) != ACME_OK) {
+    if (acme_srv_issue(ctx, &o, req, types, names, n) != ACME_OK) {
         goto done;
     }
 

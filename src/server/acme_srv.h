@@ -18,6 +18,14 @@
 #include "../acme/acme_nonce.h"
 
 
+#define ACME_SRV_CHALL_HTTP01     0x01
+#define ACME_SRV_CHALL_DNS01      0x02
+#define ACME_SRV_CHALL_TLSALPN01  0x04
+
+#define ACME_SRV_IDENT_DNS        0x01
+#define ACME_SRV_IDENT_IP         0x02
+
+
 /* one CA: everything an "acme_server on;" location configures.  Owned by
  * the glue (configuration pool); read-only while requests run. */
 typedef struct {
@@ -35,6 +43,8 @@ typedef struct {
     time_t          authz_lifetime;  /* seconds */
     time_t          nonce_lifetime;  /* seconds */
     unsigned        key_types;       /* ACME_KEY_* accepted in CSRs */
+    unsigned        challenges;      /* ACME_SRV_CHALL_* offered */
+    unsigned        ident_types;     /* ACME_SRV_IDENT_* accepted */
     int             timeout_ms;      /* Redis command timeout */
 } acme_srv_conf_t;
 
