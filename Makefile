@@ -36,20 +36,26 @@ validator: $(B)/acme-validator
 admin: $(B)/acme-server-admin
 module: $(B)/nginx/ngx_http_acme_server_module.so
 
+# V=1 shows the full commands
+Q = $(if $(V),,@)
+
 $(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(B)/libacme.a: $(CORE_OBJS)
 	@mkdir -p $(B)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(B)/acme-validator: $(VALIDATOR_OBJS) $(B)/libacme.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(VALIDATOR_OBJS) $(B)/libacme.a \
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(VALIDATOR_OBJS) $(B)/libacme.a \
 	    $(CORE_LIBS) -lldns -lcurl
 
 $(B)/acme-server-admin: tools/acme_server_admin.c $(B)/libacme.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS)
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS)
 
 $(B)/nginx/ngx_http_acme_server_module.so: config \
         ngx_http_acme_server_module.c $(CORE_SRCS) $(HEADERS)
@@ -59,7 +65,8 @@ unit: $(UNIT_BINS)
 
 $(B)/t/%: t/unit/%.c $(B)/libacme.a
 	@mkdir -p $(B)/t
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS) -lcmocka
+	@$(if $(V),,echo "  LINK    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS) -lcmocka
 
 test-unit: unit
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -585,6 +585,16 @@ ngx_http_acme_server_send(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (resp->link_next[0]
+        && ngx_http_acme_server_add_link(r, resp->link_next,
+                                         ngx_strlen(resp->link_next), "",
+                                         "next")
+           != NGX_OK)
+    {
+        acme_srv_resp_clear(resp);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (resp->retry_after) {
         p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
         if (p == NULL

@@ -30,7 +30,7 @@
 #define ACME_SRV_MAX_IDENTIFIERS  100
 #define ACME_SRV_MAX_CONNS        8
 #define ACME_SRV_MAX_SIGNERS      16
-#define ACME_SRV_ORDERS_LIMIT     1000
+#define ACME_SRV_ORDERS_PAGE      100
 #define ACME_SRV_RETRY_AFTER      1
 
 
@@ -67,6 +67,7 @@ typedef struct {
     json_t                 *payload;   /* NULL for POST-as-GET */
     const char             *id;        /* resource id in the path */
     size_t                  id_len;
+    const char             *cursor;    /* orders list page, NULL: first */
 } acme_srv_ctx_t;
 
 
@@ -816,8 +817,19 @@ acme_srv_account(acme_srv_ctx_t *ctx, int orders)
     }
 
     if (orders) {
-        if (acme_pg_account_orders(ctx->pg, ctx->acct.id,
-                                   ACME_SRV_ORDERS_LIMIT, &ids, &n)
+        char  cursor[ACME_ID_LEN + 1], suffix[ACME_ID_LEN + 16];
+
+        /* "orders/CURSOR": the page after that order */
+        if (ctx->req->path_len == 5 + 2 * ACME_ID_LEN + 8) {
+            memcpy(cursor, ctx->req->path + 5 + ACME_ID_LEN + 8,
+                   ACME_ID_LEN);
+            cursor[ACME_ID_LEN] = '\0';
+            ctx->cursor = cursor;
+        }
+
+        /* one more than a page tells whether a next page exists */
+        if (acme_pg_account_orders(ctx->pg, ctx->acct.id, ctx->cursor,
+                                   ACME_SRV_ORDERS_PAGE + 1, &ids, &n)
             != ACME_OK)
         {
             return acme_srv_internal(ctx, "orders list: %s",
@@ -826,9 +838,17 @@ acme_srv_account(acme_srv_ctx_t *ctx, int orders)
 
         list = json_array();
 
-        for (i = 0; list && i < n; i++) {
+        for (i = 0; list && i < n && i < ACME_SRV_ORDERS_PAGE; i++) {
             json_array_append_new(list, acme_srv_url_json(ctx->req, "order",
                                                           ids[i], NULL));
+        }
+
+        /* RFC 8555 7.1.2.1: Link rel="next" to the following page */
+        if (n > ACME_SRV_ORDERS_PAGE) {
+            snprintf(suffix, sizeof(suffix), "/orders/%s",
+                     ids[ACME_SRV_ORDERS_PAGE - 1]);
+            acme_srv_url(ctx->resp->link_next, sizeof(ctx->resp->link_next),
+                         ctx->req, "acct", ctx->acct.public_id, suffix);
         }
 
         acme_pg_strv_free(ids, n);
@@ -2092,8 +2112,14 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
     }
 
     if (acme_srv_prefix(path, len, "acct/", id, id_len)) {
-        if (*id_len > 7 && memcmp(*id + *id_len - 7, "/orders", 7) == 0) {
-            *id_len -= 7;
+        /* "ID/orders" or "ID/orders/CURSOR" */
+        if (*id_len >= ACME_ID_LEN + 7
+            && memcmp(*id + ACME_ID_LEN, "/orders", 7) == 0
+            && (*id_len == ACME_ID_LEN + 7
+                || (*id_len == 2 * ACME_ID_LEN + 8
+                    && (*id)[ACME_ID_LEN + 7] == '/')))
+        {
+            *id_len = ACME_ID_LEN;
             return ACME_SRV_ACCOUNT_ORDERS;
         }
 

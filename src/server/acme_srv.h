@@ -66,6 +66,7 @@ typedef struct {
     size_t          body_len;
     char            location[ACME_SRV_URL_MAX];     /* "" when none */
     char            link_up[ACME_SRV_URL_MAX];      /* rel="up", "" */
+    char            link_next[ACME_SRV_URL_MAX];    /* rel="next", "" */
     int             retry_after;     /* seconds, 0 when none */
     char            log[512];        /* internal failure for the error log */
     char            notice[256];     /* issuance etc. for the NOTICE log */
@@ -75,7 +76,8 @@ typedef struct {
 /*
  * acme_srv_handle_post(): verifies the JWS of a POST (RFC 8555 6.2-6.5:
  * parse, jwk/kid, alg, signature, nonce, url) and runs the resource named
- * by req->path: "new-account", "acct/ID", "acct/ID/orders", "new-order",
+ * by req->path: "new-account", "acct/ID", "acct/ID/orders[/CURSOR]",
+ * "new-order", "revoke-cert", "key-change",
  * "order/ID", "order/ID/finalize", "authz/ID", "chall/ID", "cert/ID".
  * Always fills *resp (a problem document on any failure; resp->log then
  * says why for the operator when the fault is ours).  Blocking.

@@ -554,24 +554,25 @@ acme_pg_strv(PGresult *res, char ***ids, size_t *n)
 
 
 int
-acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, size_t limit,
-    char ***ids, size_t *n)
+acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, const char *cursor,
+    size_t limit, char ***ids, size_t *n)
 {
     int          rc;
     char         acct[32], lim[32];
     PGresult    *res;
-    const char  *params[2];
+    const char  *params[3];
 
     snprintf(acct, sizeof(acct), "%" PRId64, account_id);
     snprintf(lim, sizeof(lim), "%zu", limit);
     params[0] = acct;
     params[1] = lim;
+    params[2] = cursor ? cursor : "";
 
     res = acme_pg_run(pg,
-              "SELECT public_id FROM (SELECT id, public_id FROM orders "
-              "WHERE account_id = $1 AND status <> 'invalid' "
-              "ORDER BY id DESC LIMIT $2) o ORDER BY id", 2, params,
-              PGRES_TUPLES_OK);
+              "SELECT public_id FROM orders WHERE account_id = $1 "
+              "AND status <> 'invalid' AND id > coalesce((SELECT id "
+              "FROM orders WHERE public_id = $3 AND account_id = $1), 0) "
+              "ORDER BY id LIMIT $2", 3, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         *ids = NULL;
         *n = 0;
@@ -617,6 +618,7 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     time_t not_after, const char *identifiers_json,
     const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires)
 {
+    int          reused;
     size_t       i, j;
     char         acct[32], exp[32], nb[32], na[32], aexp[32], oid[32];
     char         azid[32];
@@ -651,24 +653,54 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     PQclear(res);
 
     for (i = 0; i < nauthz; i++) {
-        params[0] = authz[i].authz_id;
-        params[1] = acct;
-        params[2] = authz[i].type;
-        params[3] = authz[i].value;
-        params[4] = authz[i].wildcard ? "true" : "false";
-        params[5] = aexp;
+        params[0] = acct;
+        params[1] = authz[i].type;
+        params[2] = authz[i].value;
+        params[3] = authz[i].wildcard ? "true" : "false";
 
+        /* RFC 8555 7.1.3: a valid authorization of the account is reused
+         * while it has at least an hour left; the order then expires no
+         * later than it */
         res = acme_pg_run(pg,
-                  "INSERT INTO authorizations (public_id, account_id, "
-                  "identifier_type, identifier_value, wildcard, expires) "
-                  "VALUES ($1, $2, $3, $4, $5, to_timestamp($6)) "
-                  "RETURNING id", 6, params, PGRES_TUPLES_OK);
+                  "SELECT id FROM authorizations WHERE account_id = $1 "
+                  "AND identifier_type = $2 AND identifier_value = $3 "
+                  "AND wildcard = $4 AND status = 'valid' "
+                  "AND expires > now() + interval '1 hour' "
+                  "ORDER BY expires DESC LIMIT 1", 4, params,
+                  PGRES_TUPLES_OK);
         if (res == NULL) {
             goto failed;
         }
 
-        acme_pg_copy(azid, sizeof(azid), res, 0, 0);
+        reused = PQntuples(res) > 0;
+
+        if (reused) {
+            acme_pg_copy(azid, sizeof(azid), res, 0, 0);
+        }
+
         PQclear(res);
+
+        if (!reused) {
+            params[0] = authz[i].authz_id;
+            params[1] = acct;
+            params[2] = authz[i].type;
+            params[3] = authz[i].value;
+            params[4] = authz[i].wildcard ? "true" : "false";
+            params[5] = aexp;
+
+            res = acme_pg_run(pg,
+                      "INSERT INTO authorizations (public_id, account_id, "
+                      "identifier_type, identifier_value, wildcard, "
+                      "expires) VALUES ($1, $2, $3, $4, $5, "
+                      "to_timestamp($6)) RETURNING id", 6, params,
+                      PGRES_TUPLES_OK);
+            if (res == NULL) {
+                goto failed;
+            }
+
+            acme_pg_copy(azid, sizeof(azid), res, 0, 0);
+            PQclear(res);
+        }
 
         params[0] = oid;
         params[1] = azid;
@@ -678,6 +710,18 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
             != ACME_OK)
         {
             goto failed;
+        }
+
+        if (reused) {
+            if (acme_pg_cmd(pg, "UPDATE orders SET expires = LEAST(expires, "
+                                "(SELECT expires FROM authorizations "
+                                "WHERE id = $2)) WHERE id = $1", 2, params)
+                != ACME_OK)
+            {
+                goto failed;
+            }
+
+            continue;
         }
 
         for (j = 0; j < 3 && authz[i].chall_types[j]; j++) {
@@ -696,7 +740,17 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
         }
     }
 
-    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
+    /* every authorization reused and valid: the order is ready at once */
+    params[0] = oid;
+
+    if (acme_pg_cmd(pg, "UPDATE orders o SET status = 'ready' "
+                        "WHERE o.id = $1 AND NOT EXISTS (SELECT 1 FROM "
+                        "order_authorizations oa JOIN authorizations a "
+                        "ON a.id = oa.authorization_id "
+                        "WHERE oa.order_id = o.id AND a.status <> 'valid')",
+                    1, params) != ACME_OK
+        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+    {
         goto failed;
     }
 

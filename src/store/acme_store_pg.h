@@ -153,12 +153,16 @@ int acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
 void acme_account_clear(acme_account_t *a);
 
 /* RFC 8555 7.1.2.1: public ids of the account's orders that are not
- * invalid, newest last, at most limit; *ids as for acme_pg_chall_stale */
-int acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, size_t limit,
-    char ***ids, size_t *n);
+ * invalid, oldest first, after the order whose public id is cursor (NULL:
+ * from the first), at most limit; *ids as for acme_pg_chall_stale */
+int acme_pg_account_orders(acme_pg_t *pg, int64_t account_id,
+    const char *cursor, size_t limit, char ***ids, size_t *n);
 
 /* Orders (RFC 8555 7.4): order, its authorizations and challenges in one
- * transaction. */
+ * transaction.  A valid authorization of the account for the same
+ * identifier with an hour or more left is linked instead of a new one
+ * (RFC 8555 7.1.3); the order's expiry is capped by it, and an order whose
+ * authorizations are all valid starts "ready". */
 int acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     const char *public_id, time_t expires, time_t not_before,
     time_t not_after, const char *identifiers_json,

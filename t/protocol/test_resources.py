@@ -273,3 +273,33 @@ def test_rfc8555_7_4_finalize_twice_issues_once(raw, http01_server):
     _, kid2 = raw.new_account()
     other = raw.post(done["certificate"], b"", key, kid=kid)
     assert other.status_code == 200
+
+
+# --- authorization reuse (7.1.3) and orders pagination (7.1.2.1) --------
+
+def test_rfc8555_7_1_3_valid_authz_is_reused_order_ready(raw,
+                                                         http01_server):
+    key, kid, url, o = _ready_order(raw, http01_server, ["www.example.test"])
+    r = raw.new_order(key, kid, ["www.example.test"])
+    assert r.status_code == 201, r.text
+    o2 = r.json()
+    assert o2["authorizations"] == o["authorizations"]
+    assert o2["status"] == "ready"
+    der, _ = csr_der(["www.example.test"])
+    f = raw.post(o2["finalize"], {"csr": b64(der)}, key, kid=kid)
+    assert f.status_code == 200 and f.json()["status"] == "valid", f.text
+
+
+def test_rfc8555_7_1_2_1_orders_list_pagination(raw):
+    key, kid = raw.new_account()
+    made = [raw.new_order(key, kid, ["p%d.example.test" % i])
+            .headers["Location"] for i in range(105)]
+    seen, url, pages = [], kid + "/orders", 0
+    while url and pages < 5:
+        r = raw.post(url, b"", key, kid=kid)
+        assert r.status_code == 200, r.text
+        seen += r.json()["orders"]
+        url = r.links.get("next", {}).get("url")
+        pages += 1
+    assert pages == 2
+    assert seen == made
