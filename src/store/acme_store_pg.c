@@ -1458,6 +1458,40 @@ acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id, const char *error_json)
 }
 
 
+int
+acme_pg_orders_recover(acme_pg_t *pg, int older_than, size_t *n)
+{
+    char         age[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    *n = 0;
+    snprintf(age, sizeof(age), "%d", older_than);
+    params[0] = age;
+    params[1] = "{\"type\":\"urn:ietf:params:acme:error:serverInternal\","
+                "\"detail\":\"issuance was interrupted; create a new "
+                "order\",\"status\":500}";
+
+    /* a certificate row with its der stored means finish() committed:
+     * such an order is valid already and is not touched */
+    res = acme_pg_run(pg,
+              "UPDATE orders o SET status = 'invalid', error = $2, "
+              "updated_at = now() WHERE o.status = 'processing' "
+              "AND o.updated_at < now() - make_interval(secs => $1) "
+              "AND NOT EXISTS (SELECT 1 FROM certificates c "
+              "WHERE c.order_id = o.id AND c.der IS NOT NULL) "
+              "RETURNING o.id", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    *n = PQntuples(res);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
 static unsigned char *
 acme_pg_unhex(const char *s, size_t *len)
 {

@@ -218,6 +218,16 @@ int acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
 int acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id,
     const char *error_json);
 
+/*
+ * Recovery (DESIGN.md "State and its invariants"): orders left in
+ * "processing" for more than older_than seconds (a crash between the
+ * serial's reservation and storing the certificate) become invalid with a
+ * serverInternal error; their reserved serials stay reserved and are never
+ * signed again.  *n counts the orders failed.  Safe to run anywhere at any
+ * time: finalize itself takes well under a second.
+ */
+int acme_pg_orders_recover(acme_pg_t *pg, int older_than, size_t *n);
+
 int acme_pg_cert_get(acme_pg_t *pg, const char *public_id, acme_cert_t *c);
 /* by serial (lowercase hex, as stored) within one CA */
 int acme_pg_cert_by_serial(acme_pg_t *pg, const char *ca,
