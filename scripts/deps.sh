@@ -15,7 +15,7 @@ PACKAGES=(
     softhsm2 libengine-pkcs11-openssl opensc
     knot knot-dnsutils bind9-dnsutils
     postgresql redis-server
-    certbot python3-certbot-dns-rfc2136
+    certbot python3-certbot-dns-rfc2136 lego dehydrated uacme
     python3-acme python3-josepy python3-cryptography python3-requests
     python3-pytest
     openssl ca-certificates curl iproute2 procps util-linux
