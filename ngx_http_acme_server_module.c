@@ -42,6 +42,16 @@ typedef struct {
     size_t                 max_body;
     ngx_uint_t             challenges;
     ngx_uint_t             identifiers;
+    ngx_uint_t             eku;
+    ngx_uint_t             eab;
+    ngx_flag_t             require_contact;
+    ngx_str_t              terms_of_service;
+    ngx_str_t              crl_url;
+    ngx_str_t              issuer_url;
+    ngx_array_t           *allow_names;
+    ngx_array_t           *deny_names;
+    ngx_array_t           *allow_ips;
+    ngx_array_t           *deny_ips;
     ngx_thread_pool_t     *thread_pool;
     ngx_str_t              location;
     acme_srv_conf_t        srv;
@@ -72,6 +82,8 @@ static char *ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_acme_server_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
@@ -86,6 +98,21 @@ static ngx_conf_bitmask_t  ngx_http_acme_server_challenge_types[] = {
 static ngx_conf_bitmask_t  ngx_http_acme_server_identifier_types[] = {
     { ngx_string("dns"), 0x0002 },
     { ngx_string("ip"), 0x0004 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_acme_server_eku_types[] = {
+    { ngx_string("serverAuth"), 0x0002 },
+    { ngx_string("clientAuth"), 0x0004 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_acme_server_eab_modes[] = {
+    { ngx_string("off"), ACME_SRV_EAB_OFF },
+    { ngx_string("optional"), ACME_SRV_EAB_OPTIONAL },
+    { ngx_string("required"), ACME_SRV_EAB_REQUIRED },
     { ngx_null_string, 0 }
 };
 
@@ -197,6 +224,76 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       offsetof(ngx_http_acme_server_loc_conf_t, identifiers),
       &ngx_http_acme_server_identifier_types },
 
+    { ngx_string("acme_server_extended_key_usage"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, eku),
+      &ngx_http_acme_server_eku_types },
+
+    { ngx_string("acme_server_external_account_binding"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, eab),
+      &ngx_http_acme_server_eab_modes },
+
+    { ngx_string("acme_server_require_contact"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, require_contact),
+      NULL },
+
+    { ngx_string("acme_server_terms_of_service"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, terms_of_service),
+      NULL },
+
+    { ngx_string("acme_server_crl_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, crl_url),
+      NULL },
+
+    { ngx_string("acme_server_issuer_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, issuer_url),
+      NULL },
+
+    { ngx_string("acme_server_allow_names"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, allow_names),
+      NULL },
+
+    { ngx_string("acme_server_deny_names"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, deny_names),
+      NULL },
+
+    { ngx_string("acme_server_allow_ips"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, allow_ips),
+      NULL },
+
+    { ngx_string("acme_server_deny_ips"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, deny_ips),
+      NULL },
+
     { ngx_string("acme_server_max_body"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -279,7 +376,8 @@ ngx_http_acme_server_handler(ngx_http_request_t *r)
         acme_srv_resp_t  resp;
 
         ngx_memzero(&resp, sizeof(resp));
-        resp.body = acme_srv_directory((char *) base.data, base.len);
+        resp.body = acme_srv_directory(&alcf->srv, (char *) base.data,
+                                       base.len);
         if (resp.body == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -739,6 +837,12 @@ ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
     conf->authz_lifetime = NGX_CONF_UNSET;
     conf->nonce_lifetime = NGX_CONF_UNSET;
     conf->max_body = NGX_CONF_UNSET_SIZE;
+    conf->eab = NGX_CONF_UNSET_UINT;
+    conf->require_contact = NGX_CONF_UNSET;
+    conf->allow_names = NGX_CONF_UNSET_PTR;
+    conf->deny_names = NGX_CONF_UNSET_PTR;
+    conf->allow_ips = NGX_CONF_UNSET_PTR;
+    conf->deny_ips = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -814,6 +918,134 @@ ngx_http_acme_server_read_file(ngx_conf_t *cf, const char *directive,
 }
 
 
+static int
+ngx_http_acme_server_url_ok(const char *url)
+{
+    return (ngx_strncmp(url, "http://", 7) == 0
+            || ngx_strncmp(url, "https://", 8) == 0)
+           && ngx_strlen(url) <= 1000
+           && strpbrk(url, " ,;\t\"") == NULL;
+}
+
+
+/* acme_server_allow_names and friends: checked lists for the core policy */
+static char *
+ngx_http_acme_server_names(ngx_conf_t *cf, ngx_array_t *a,
+    const char *directive, const char *const **out, size_t *n)
+{
+    char        **v;
+    ngx_str_t    *s;
+    ngx_uint_t    i;
+
+    *out = NULL;
+    *n = 0;
+
+    if (a == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    v = ngx_pcalloc(cf->pool, a->nelts * sizeof(char *));
+    if (v == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        ngx_strlow(s[i].data, s[i].data, s[i].len);
+
+        if (!acme_policy_pattern_ok((char *) s[i].data, s[i].len)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%V\" is not a domain name or "
+                               "\"*.\" pattern", directive, &s[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        v[i] = ngx_http_acme_server_cstr(cf, &s[i]);
+        if (v[i] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    *out = (const char *const *) v;
+    *n = a->nelts;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_acme_server_cidrs(ngx_conf_t *cf, ngx_array_t *a,
+    const char *directive, const acme_cidr_t **out, size_t *n)
+{
+    ngx_str_t    *s;
+    ngx_uint_t    i;
+    acme_cidr_t  *v;
+
+    *out = NULL;
+    *n = 0;
+
+    if (a == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    v = ngx_pcalloc(cf->pool, a->nelts * sizeof(acme_cidr_t));
+    if (v == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        if (acme_cidr_parse((char *) s[i].data, s[i].len, &v[i]) != ACME_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%V\" is not an address or a "
+                               "CIDR range without host bits", directive,
+                               &s[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    *out = v;
+    *n = a->nelts;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_acme_server_policy(ngx_conf_t *cf,
+    ngx_http_acme_server_loc_conf_t *conf)
+{
+    acme_policy_t  *pol;
+
+    pol = &conf->srv.policy;
+
+    if (ngx_http_acme_server_names(cf, conf->allow_names,
+                                   "acme_server_allow_names",
+                                   &pol->allow_names, &pol->nallow_names)
+        != NGX_CONF_OK
+        || ngx_http_acme_server_names(cf, conf->deny_names,
+                                      "acme_server_deny_names",
+                                      &pol->deny_names, &pol->ndeny_names)
+           != NGX_CONF_OK
+        || ngx_http_acme_server_cidrs(cf, conf->allow_ips,
+                                      "acme_server_allow_ips",
+                                      &pol->allow_ips, &pol->nallow_ips)
+           != NGX_CONF_OK
+        || ngx_http_acme_server_cidrs(cf, conf->deny_ips,
+                                      "acme_server_deny_ips",
+                                      &pol->deny_ips, &pol->ndeny_ips)
+           != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -850,6 +1082,18 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                  (NGX_CONF_BITMASK_SET|0x0002|0x0004|0x0008));
     ngx_conf_merge_bitmask_value(conf->identifiers, prev->identifiers,
                                  (NGX_CONF_BITMASK_SET|0x0002));
+    ngx_conf_merge_bitmask_value(conf->eku, prev->eku,
+                                 (NGX_CONF_BITMASK_SET|0x0002));
+    ngx_conf_merge_uint_value(conf->eab, prev->eab, ACME_SRV_EAB_OFF);
+    ngx_conf_merge_value(conf->require_contact, prev->require_contact, 0);
+    ngx_conf_merge_str_value(conf->terms_of_service, prev->terms_of_service,
+                             "");
+    ngx_conf_merge_str_value(conf->crl_url, prev->crl_url, "");
+    ngx_conf_merge_str_value(conf->issuer_url, prev->issuer_url, "");
+    ngx_conf_merge_ptr_value(conf->allow_names, prev->allow_names, NULL);
+    ngx_conf_merge_ptr_value(conf->deny_names, prev->deny_names, NULL);
+    ngx_conf_merge_ptr_value(conf->allow_ips, prev->allow_ips, NULL);
+    ngx_conf_merge_ptr_value(conf->deny_ips, prev->deny_ips, NULL);
 
     if (conf->location.len == 0) {
         conf->location = prev->location;
@@ -1004,6 +1248,40 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                                        : 0);
     srv->timeout_ms = 5000;
 
+    srv->eku = ((conf->eku & 0x0002) ? ACME_SRV_EKU_SERVER : 0)
+               | ((conf->eku & 0x0004) ? ACME_SRV_EKU_CLIENT : 0);
+    srv->eab = (int) conf->eab;
+    srv->require_contact = conf->require_contact;
+
+#define ngx_http_acme_server_optional(field, dst)                            \
+    if (conf->field.len) {                                                   \
+        srv->dst = ngx_http_acme_server_cstr(cf, &conf->field);              \
+        if (srv->dst == NULL) {                                              \
+            return NGX_CONF_ERROR;                                           \
+        }                                                                    \
+    }
+
+    ngx_http_acme_server_optional(terms_of_service, tos_url);
+    ngx_http_acme_server_optional(crl_url, crl_url);
+    ngx_http_acme_server_optional(issuer_url, issuer_url);
+
+    /* embedded in certificates through OpenSSL's config syntax */
+    if ((srv->crl_url && !ngx_http_acme_server_url_ok(srv->crl_url))
+        || (srv->issuer_url && !ngx_http_acme_server_url_ok(srv->issuer_url))
+        || (srv->tos_url && !ngx_http_acme_server_url_ok(srv->tos_url)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"acme_server_crl_url\", \"acme_server_issuer_"
+                           "url\" and \"acme_server_terms_of_service\" "
+                           "take http:// or https:// URLs of at most 1000 "
+                           "characters without spaces or commas");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_acme_server_policy(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
     if (conf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
@@ -1045,6 +1323,40 @@ ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     alcf->location = clcf->name;
     clcf->handler = ngx_http_acme_server_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a list directive that may appear several times, each adding values */
+static char *
+ngx_http_acme_server_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value, *s;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a == NGX_CONF_UNSET_PTR) {
+        *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (*a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        s = ngx_array_push(*a);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *s = value[i];
+    }
 
     return NGX_CONF_OK;
 }

@@ -26,6 +26,10 @@ typedef struct {
     size_t               serial_len;
     time_t               not_before;
     time_t               not_after;
+    int                  server_auth;   /* EKU id-kp-serverAuth */
+    int                  client_auth;   /* EKU id-kp-clientAuth */
+    const char          *crl_url;       /* CRL distribution point or NULL */
+    const char          *issuer_url;    /* AIA caIssuers or NULL */
 } acme_ca_issue_t;
 
 
@@ -46,7 +50,8 @@ acme_ca_t *acme_ca_p11_open(const char *module, const char *key_uri,
 /*
  * acme_ca_issue(): signs a certificate for *in (RFC 5280 4.1; SAN with the
  * names as dNSName or iPAddress (RFC 8738), the first dns name as CN,
- * serverAuth EKU, SKI and AKI, basicConstraints CA:FALSE).  On
+ * the EKUs asked for (at least one), CRL distribution point and AIA
+ * caIssuers when given, SKI and AKI, basicConstraints CA:FALSE).  On
  * ACME_OK *der is a new malloc'ed DER certificate of *der_len octets
  * (caller frees).  Safe to call from several threads at once.
  */

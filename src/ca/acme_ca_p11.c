@@ -446,6 +446,7 @@ acme_ca_issue(acme_ca_t *ca, const acme_ca_issue_t *in, unsigned char **der,
     size_t *der_len, char *err, size_t errlen)
 {
     int            n, ok;
+    char           buf[1100];
     size_t         i;
     X509          *x;
     BIGNUM        *bn;
@@ -516,13 +517,35 @@ acme_ca_issue(acme_ca_t *ca, const acme_ca_issue_t *in, unsigned char **der,
                         EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA
                         ? "critical,digitalSignature,keyEncipherment"
                         : "critical,digitalSignature")
-        || !acme_ca_ext(x, &v3, NID_ext_key_usage, "serverAuth")
+        || !acme_ca_ext(x, &v3, NID_ext_key_usage,
+                        (in->server_auth && in->client_auth)
+                        ? "serverAuth,clientAuth"
+                        : in->client_auth ? "clientAuth" : "serverAuth")
         || !acme_ca_ext(x, &v3, NID_subject_key_identifier, "hash")
         || !acme_ca_ext(x, &v3, NID_authority_key_identifier, "keyid:always")
         || !acme_ca_san(x, in->types, in->names, in->nnames))
     {
         acme_ca_err(err, errlen, "cannot add the certificate's extensions");
         goto failed;
+    }
+
+    /* RFC 5280 4.2.1.13 and 4.2.2.1 */
+    if (in->crl_url) {
+        snprintf(buf, sizeof(buf), "URI:%s", in->crl_url);
+
+        if (!acme_ca_ext(x, &v3, NID_crl_distribution_points, buf)) {
+            acme_ca_err(err, errlen, "cannot add the CRL distribution point");
+            goto failed;
+        }
+    }
+
+    if (in->issuer_url) {
+        snprintf(buf, sizeof(buf), "caIssuers;URI:%s", in->issuer_url);
+
+        if (!acme_ca_ext(x, &v3, NID_info_access, buf)) {
+            acme_ca_err(err, errlen, "cannot add the authority info access");
+            goto failed;
+        }
     }
 
     pthread_mutex_lock(&ca->lock);

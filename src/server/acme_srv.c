@@ -12,11 +12,13 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include "../acme/acme_base64url.h"
 #include "../acme/acme_csr.h"
+#include "../acme/acme_eab.h"
 #include "../acme/acme_ident.h"
 #include "../acme/acme_jwk.h"
 #include "../acme/acme_jws.h"
@@ -430,11 +432,12 @@ acme_srv_random_token(char *out)
 
 
 char *
-acme_srv_directory(const char *base_url, size_t len)
+acme_srv_directory(const acme_srv_conf_t *conf, const char *base_url,
+    size_t len)
 {
     char    *s;
     char     url[5][ACME_SRV_URL_MAX];
-    json_t  *o;
+    json_t  *o, *meta;
 
     snprintf(url[0], sizeof(url[0]), "%.*snew-nonce", (int) len, base_url);
     snprintf(url[1], sizeof(url[1]), "%.*snew-account", (int) len, base_url);
@@ -443,13 +446,21 @@ acme_srv_directory(const char *base_url, size_t len)
     snprintf(url[4], sizeof(url[4]), "%.*skey-change", (int) len, base_url);
 
     /* RFC 8555 7.1.1 */
-    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:b}}",
+    meta = json_pack("{s:b}", "externalAccountRequired",
+                     conf->eab == ACME_SRV_EAB_REQUIRED);
+
+    if (meta && conf->tos_url) {
+        json_object_set_new(meta, "termsOfService",
+                            json_string(conf->tos_url));
+    }
+
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
                   "newNonce", url[0],
                   "newAccount", url[1],
                   "newOrder", url[2],
                   "revokeCert", url[3],
                   "keyChange", url[4],
-                  "meta", "externalAccountRequired", 0);
+                  "meta", meta ? meta : json_object());
     if (o == NULL) {
         return NULL;
     }
@@ -703,6 +714,90 @@ acme_srv_account_reply(acme_srv_ctx_t *ctx, int status,
 }
 
 
+/*
+ * RFC 8555 7.3.4: checks the newAccount's externalAccountBinding against
+ * the CA's policy and its key; kid receives the EAB key id to bind, or ""
+ * when there is no binding.
+ */
+static int
+acme_eab_check(acme_srv_ctx_t *ctx, char *kid)
+{
+    int             rc, revoked;
+    char            url[ACME_SRV_URL_MAX];
+    json_t         *v;
+    size_t          key_len;
+    int64_t         bound;
+    acme_eab_t      eab;
+    unsigned char   key[128];
+
+    kid[0] = '\0';
+    v = json_object_get(ctx->payload, "externalAccountBinding");
+
+    if (v == NULL) {
+        if (ctx->conf->eab == ACME_SRV_EAB_REQUIRED) {
+            return acme_problem_set(&ctx->prob,
+                                    ACME_PROB_EXTERNAL_ACCOUNT_REQUIRED,
+                                    "this CA requires an external account "
+                                    "binding (RFC 8555 7.3.4)");
+        }
+
+        return ACME_OK;
+    }
+
+    if (ctx->conf->eab == ACME_SRV_EAB_OFF) {
+        /* RFC 8555 7.3.4: a server that does not use EAB may ignore it */
+        return ACME_OK;
+    }
+
+    snprintf(url, sizeof(url), "%.*snew-account", (int) ctx->req->base_len,
+             ctx->req->base_url);
+
+    if (acme_eab_parse(v, url, ctx->canonical, &eab, &ctx->prob) != ACME_OK)
+    {
+        acme_eab_clear(&eab);
+        return ACME_ERROR;
+    }
+
+    key_len = sizeof(key);
+    rc = acme_pg_eab_get(ctx->pg, ctx->conf->ca_name, eab.kid, key, &key_len,
+                         &bound, &revoked);
+
+    if (rc == ACME_NOT_FOUND || (rc == ACME_OK && revoked)) {
+        acme_eab_clear(&eab);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "unknown or revoked external account key "
+                                "id");
+    }
+
+    if (rc != ACME_OK) {
+        acme_eab_clear(&eab);
+        return acme_srv_internal(ctx, "eab lookup: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    rc = acme_eab_verify(&eab, key, key_len, &ctx->prob);
+    OPENSSL_cleanse(key, sizeof(key));
+
+    if (rc != ACME_OK) {
+        acme_eab_clear(&eab);
+        return ACME_ERROR;
+    }
+
+    /* one external account key, one ACME account */
+    if (bound) {
+        acme_eab_clear(&eab);
+        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                "this external account key is already "
+                                "bound to an account");
+    }
+
+    strcpy(kid, eab.kid);
+    acme_eab_clear(&eab);
+
+    return ACME_OK;
+}
+
+
 /* RFC 8555 7.3 */
 static int
 acme_srv_new_account(acme_srv_ctx_t *ctx)
@@ -710,6 +805,7 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     int              rc, tos;
     char            *contact;
     char             id[ACME_ID_LEN + 1];
+    char             eab_kid[ACME_EAB_KID_MAX + 1];
     json_t          *v;
     acme_account_t   a;
 
@@ -750,9 +846,30 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     }
 
     tos = json_is_true(v);
+
+    /* RFC 8555 7.3: with terms of service, the client must agree */
+    if (ctx->conf->tos_url && !tos) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "you must agree to the terms of service "
+                                "(%.200s): set \"termsOfServiceAgreed\"",
+                                ctx->conf->tos_url);
+    }
+
     contact = NULL;
 
     v = json_object_get(ctx->payload, "contact");
+
+    if (ctx->conf->require_contact
+        && (!json_is_array(v) || json_array_size(v) == 0))
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_INVALID_CONTACT,
+                                "this CA requires a mailto: contact");
+    }
+
+    if (acme_eab_check(ctx, eab_kid) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
     if (acme_srv_contact(ctx, v ? v : json_array(), &contact) != ACME_OK) {
         return ACME_ERROR;
     }
@@ -786,8 +903,30 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
                                  acme_pg_errmsg(ctx->pg));
     }
 
+    /* RFC 8555 7.3.4: the key is now bound to this account */
+    if (eab_kid[0]) {
+        rc = acme_pg_eab_bind(ctx->pg, eab_kid, a.id);
+
+        if (rc != ACME_OK) {
+            (void) acme_pg_account_update(ctx->pg, a.id, NULL,
+                                          "deactivated");
+            acme_account_clear(&a);
+
+            if (rc == ACME_CONFLICT) {
+                return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                        "the external account key was "
+                                        "bound to another account "
+                                        "meanwhile");
+            }
+
+            return acme_srv_internal(ctx, "eab bind: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+    }
+
     snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-             "account %s created", a.public_id);
+             "account %s created%s%s", a.public_id,
+             eab_kid[0] ? " with external account " : "", eab_kid);
 
     rc = acme_srv_account_reply(ctx, 201, &a);
     acme_account_clear(&a);
@@ -987,6 +1126,17 @@ acme_srv_order_ident(acme_srv_ctx_t *ctx, json_t *v, const char **type,
         return acme_problem_set(&ctx->prob, ACME_PROB_UNSUPPORTED_IDENTIFIER,
                                 "identifier type \"%.32s\" is not offered "
                                 "by this CA", t);
+    }
+
+    /* the operator's policy (acme_server_allow_names etc.) */
+    if (((*type)[0] == 'd' && !acme_policy_name_allowed(&ctx->conf->policy,
+                                                        value))
+        || ((*type)[0] == 'i' && !acme_policy_ip_allowed(&ctx->conf->policy,
+                                                       value)))
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_REJECTED_IDENTIFIER,
+                                "this CA's policy forbids issuance for "
+                                "\"%s\"", value);
     }
 
     if (*challs == 0) {
@@ -1263,6 +1413,10 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     /* backdated a minute for clients with slow clocks */
     in.not_before = time(NULL) - 60;
     in.not_after = in.not_before + ctx->conf->cert_lifetime;
+    in.server_auth = (ctx->conf->eku & ACME_SRV_EKU_SERVER) != 0;
+    in.client_auth = (ctx->conf->eku & ACME_SRV_EKU_CLIENT) != 0;
+    in.crl_url = ctx->conf->crl_url;
+    in.issuer_url = ctx->conf->issuer_url;
 
     if (acme_ca_issue(ca, &in, &der, &der_len, err, sizeof(err)) != ACME_OK)
     {

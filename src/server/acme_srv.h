@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include "../acme/acme_core.h"
 #include "../acme/acme_nonce.h"
+#include "../acme/acme_policy.h"
 
 
 #define ACME_SRV_CHALL_HTTP01     0x01
@@ -24,6 +25,13 @@
 
 #define ACME_SRV_IDENT_DNS        0x01
 #define ACME_SRV_IDENT_IP         0x02
+
+#define ACME_SRV_EKU_SERVER       0x01
+#define ACME_SRV_EKU_CLIENT       0x02
+
+#define ACME_SRV_EAB_OFF          0
+#define ACME_SRV_EAB_OPTIONAL     1
+#define ACME_SRV_EAB_REQUIRED     2
 
 
 /* one CA: everything an "acme_server on;" location configures.  Owned by
@@ -45,6 +53,13 @@ typedef struct {
     unsigned        key_types;       /* ACME_KEY_* accepted in CSRs */
     unsigned        challenges;      /* ACME_SRV_CHALL_* offered */
     unsigned        ident_types;     /* ACME_SRV_IDENT_* accepted */
+    acme_policy_t   policy;          /* allowed and denied identifiers */
+    unsigned        eku;             /* ACME_SRV_EKU_* in certificates */
+    const char     *crl_url;         /* CRL distribution point or NULL */
+    const char     *issuer_url;      /* AIA caIssuers URL or NULL */
+    const char     *tos_url;         /* terms of service URL or NULL */
+    int             require_contact; /* newAccount needs a contact */
+    int             eab;             /* ACME_SRV_EAB_* */
     int             timeout_ms;      /* Redis command timeout */
 } acme_srv_conf_t;
 
@@ -86,11 +101,13 @@ void acme_srv_handle_post(const acme_srv_conf_t *conf,
     const acme_srv_req_t *req, acme_srv_resp_t *resp);
 
 /*
- * acme_srv_directory(): the RFC 8555 7.1.1 directory object for base_url
- * (len bytes), as a new malloc'ed NUL-terminated JSON string (caller
+ * acme_srv_directory(): the RFC 8555 7.1.1 directory object of the CA conf
+ * for base_url (len bytes), with "meta" (termsOfService,
+ * externalAccountRequired), as a new malloc'ed NUL-terminated JSON string (caller
  * frees), NULL on allocation failure.
  */
-char *acme_srv_directory(const char *base_url, size_t len);
+char *acme_srv_directory(const acme_srv_conf_t *conf, const char *base_url,
+    size_t len);
 
 /*
  * acme_srv_nonce(): a fresh Replay-Nonce (RFC 8555 6.5.1) into out

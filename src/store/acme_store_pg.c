@@ -1735,3 +1735,641 @@ acme_cert_clear(acme_cert_t *c)
     free(c->chain);
     memset(c, 0, sizeof(*c));
 }
+
+
+/* ---------------------------------------------------------------- */
+/* admin: acme-server-admin and External Account Binding keys */
+
+
+static int
+acme_pg_hexval(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+acme_pg_eab_create(acme_pg_t *pg, const char *ca, const char *kid,
+    const unsigned char *key, size_t key_len, const char *note)
+{
+    int          rc;
+    char         hex[2 + 2 * ACME_PG_EAB_KEY_MAX + 1];
+    size_t       i;
+    PGresult    *res;
+    const char  *params[4];
+
+    if (key_len == 0 || key_len > ACME_PG_EAB_KEY_MAX
+        || strlen(kid) > ACME_PG_EAB_KID_MAX)
+    {
+        snprintf(pg->err, sizeof(pg->err), "bad EAB key or kid length");
+        return ACME_ERROR;
+    }
+
+    /* bytea in text format: "\x" and hex digits */
+    hex[0] = '\\';
+    hex[1] = 'x';
+
+    for (i = 0; i < key_len; i++) {
+        snprintf(hex + 2 + 2 * i, 3, "%02x", key[i]);
+    }
+
+    params[0] = kid;
+    params[1] = ca;
+    params[2] = hex;
+    params[3] = note;
+
+    res = acme_pg_run(pg,
+              "INSERT INTO eab_keys (kid, ca, hmac_key, note) "
+              "VALUES ($1, $2, $3::bytea, $4) "
+              "ON CONFLICT (kid) DO NOTHING RETURNING id",
+              4, params, PGRES_TUPLES_OK);
+
+    explicit_bzero(hex, sizeof(hex));
+
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rc = PQntuples(res) ? ACME_OK : ACME_CONFLICT;
+    PQclear(res);
+
+    return rc;
+}
+
+
+#define ACME_PG_EAB_COLS                                                     \
+    "e.id, e.kid, e.ca, e.note, extract(epoch from e.created_at)::bigint, " \
+    "extract(epoch from e.revoked_at)::bigint, "                             \
+    "extract(epoch from e.bound_at)::bigint, a.public_id"
+
+
+int
+acme_pg_eab_list(acme_pg_t *pg, const char *ca, acme_pg_eab_t **v,
+    size_t *n)
+{
+    int             i, rows;
+    PGresult       *res;
+    const char     *params[1];
+    acme_pg_eab_t  *e;
+
+    *v = NULL;
+    *n = 0;
+    params[0] = ca;
+
+    res = acme_pg_run(pg,
+              "SELECT " ACME_PG_EAB_COLS " FROM eab_keys e "
+              "LEFT JOIN accounts a ON a.id = e.account_id "
+              "WHERE $1::text IS NULL OR e.ca = $1 ORDER BY e.id",
+              1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rows = PQntuples(res);
+
+    if (rows == 0) {
+        PQclear(res);
+        return ACME_OK;
+    }
+
+    e = calloc(rows, sizeof(acme_pg_eab_t));
+    if (e == NULL) {
+        PQclear(res);
+        snprintf(pg->err, sizeof(pg->err), "out of memory");
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < rows; i++) {
+        e[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        acme_pg_copy(e[i].kid, sizeof(e[i].kid), res, i, 1);
+        acme_pg_copy(e[i].ca, sizeof(e[i].ca), res, i, 2);
+        e[i].created_at = acme_pg_time(res, i, 4);
+        e[i].revoked_at = acme_pg_time(res, i, 5);
+        e[i].bound_at = acme_pg_time(res, i, 6);
+        acme_pg_copy(e[i].account, sizeof(e[i].account), res, i, 7);
+
+        if (!PQgetisnull(res, i, 3)) {
+            e[i].note = acme_pg_strdup(res, i, 3);
+            if (e[i].note == NULL) {
+                acme_pg_eab_list_free(e, i);
+                PQclear(res);
+                snprintf(pg->err, sizeof(pg->err), "out of memory");
+                return ACME_ERROR;
+            }
+        }
+    }
+
+    PQclear(res);
+
+    *v = e;
+    *n = rows;
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_eab_list_free(acme_pg_eab_t *v, size_t n)
+{
+    size_t  i;
+
+    if (v == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        free(v[i].note);
+    }
+
+    free(v);
+}
+
+
+int
+acme_pg_eab_revoke(acme_pg_t *pg, const char *kid)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[1];
+
+    params[0] = kid;
+
+    /* conditional: revoked once; the row tells which case applied */
+    res = acme_pg_run(pg,
+              "WITH u AS (UPDATE eab_keys SET revoked_at = now() "
+              "WHERE kid = $1 AND revoked_at IS NULL RETURNING id) "
+              "SELECT (SELECT count(*) FROM u), "
+              "(SELECT count(*) FROM eab_keys WHERE kid = $1)",
+              1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (strcmp(PQgetvalue(res, 0, 0), "0") != 0) {
+        rc = ACME_OK;
+
+    } else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
+        rc = ACME_NOT_FOUND;
+
+    } else {
+        rc = ACME_CONFLICT;
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+int
+acme_pg_eab_get(acme_pg_t *pg, const char *ca, const char *kid,
+    unsigned char *key, size_t *key_len, int64_t *account_id, int *revoked)
+{
+    int          hi, lo;
+    char        *hex;
+    size_t       i, n, cap;
+    PGresult    *res;
+    const char  *params[2];
+
+    cap = *key_len;
+    *key_len = 0;
+
+    if (account_id) {
+        *account_id = 0;
+    }
+
+    if (revoked) {
+        *revoked = 0;
+    }
+
+    params[0] = kid;
+    params[1] = ca;
+
+    res = acme_pg_run(pg,
+              "SELECT encode(hmac_key, 'hex'), coalesce(account_id, 0), "
+              "revoked_at IS NOT NULL FROM eab_keys "
+              "WHERE kid = $1 AND ca = $2", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    hex = PQgetvalue(res, 0, 0);
+    n = strlen(hex) / 2;
+
+    if (n > cap) {
+        explicit_bzero(hex, strlen(hex));
+        PQclear(res);
+        snprintf(pg->err, sizeof(pg->err), "EAB key of %zu bytes does not "
+                 "fit in %zu", n, cap);
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        hi = acme_pg_hexval(hex[2 * i]);
+        lo = acme_pg_hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            explicit_bzero(key, cap);
+            explicit_bzero(hex, strlen(hex));
+            PQclear(res);
+            snprintf(pg->err, sizeof(pg->err), "bad EAB key encoding");
+            return ACME_ERROR;
+        }
+
+        key[i] = (unsigned char) (hi << 4 | lo);
+    }
+
+    /* the key must not linger in libpq's freed memory */
+    explicit_bzero(hex, strlen(hex));
+
+    *key_len = n;
+
+    if (account_id) {
+        *account_id = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    }
+
+    if (revoked) {
+        *revoked = PQgetvalue(res, 0, 2)[0] == 't';
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_eab_bind(acme_pg_t *pg, const char *kid, int64_t account_id)
+{
+    int          rc;
+    char         acct[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    params[0] = kid;
+    params[1] = acct;
+
+    /* RFC 8555 7.3.4: one key, one account; the UPDATE is the only
+     * state change, the other columns only tell why it did not apply */
+    res = acme_pg_run(pg,
+              "WITH u AS (UPDATE eab_keys e SET account_id = $2, "
+              "bound_at = now() WHERE e.kid = $1 AND e.account_id IS NULL "
+              "AND e.revoked_at IS NULL AND EXISTS (SELECT 1 FROM accounts "
+              "a WHERE a.id = $2 AND a.ca = e.ca) RETURNING e.id) "
+              "SELECT (SELECT count(*) FROM u), "
+              "(SELECT count(*) FROM eab_keys WHERE kid = $1), "
+              "(SELECT count(*) FROM eab_keys WHERE kid = $1 "
+              "AND account_id = $2 AND revoked_at IS NULL)",
+              2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (strcmp(PQgetvalue(res, 0, 0), "0") != 0
+        || strcmp(PQgetvalue(res, 0, 2), "0") != 0)
+    {
+        rc = ACME_OK;
+
+    } else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
+        rc = ACME_NOT_FOUND;
+
+    } else {
+        rc = ACME_CONFLICT;
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+int
+acme_pg_admin_account_get(acme_pg_t *pg, const char *public_id,
+    acme_pg_admin_account_t *a)
+{
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(a, 0, sizeof(*a));
+    params[0] = public_id;
+
+    res = acme_pg_run(pg,
+              "SELECT a.id, a.public_id, a.ca, a.status, a.jwk_thumbprint, "
+              "a.contact, extract(epoch from a.created_at)::bigint, "
+              "(SELECT count(*) FROM orders o WHERE o.account_id = a.id), "
+              "(SELECT count(*) FROM certificates c "
+              "WHERE c.account_id = a.id AND c.der IS NOT NULL), "
+              "(SELECT count(*) FROM certificates c "
+              "WHERE c.account_id = a.id AND c.revoked_at IS NOT NULL), "
+              "(SELECT e.kid FROM eab_keys e WHERE e.account_id = a.id "
+              "ORDER BY e.id LIMIT 1) "
+              "FROM accounts a WHERE a.public_id = $1",
+              1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    a->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(a->public_id, sizeof(a->public_id), res, 0, 1);
+    acme_pg_copy(a->ca, sizeof(a->ca), res, 0, 2);
+    acme_pg_copy(a->status, sizeof(a->status), res, 0, 3);
+    acme_pg_copy(a->thumbprint, sizeof(a->thumbprint), res, 0, 4);
+    a->contact = acme_pg_strdup(res, 0, 5);
+    a->created_at = acme_pg_time(res, 0, 6);
+    a->orders = strtoll(PQgetvalue(res, 0, 7), NULL, 10);
+    a->certs = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    a->certs_revoked = strtoll(PQgetvalue(res, 0, 9), NULL, 10);
+    acme_pg_copy(a->eab_kid, sizeof(a->eab_kid), res, 0, 10);
+    PQclear(res);
+
+    if (a->contact == NULL) {
+        snprintf(pg->err, sizeof(pg->err), "out of memory");
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_admin_account_clear(acme_pg_admin_account_t *a)
+{
+    free(a->contact);
+    memset(a, 0, sizeof(*a));
+}
+
+
+#define ACME_PG_ADMIN_CERT_SQL                                               \
+    "SELECT c.id, c.public_id, c.serial, a.ca, a.public_id, o.public_id, "  \
+    "o.identifiers, encode(c.der, 'hex'), "                                  \
+    "extract(epoch from c.created_at)::bigint, "                             \
+    "extract(epoch from c.not_before)::bigint, "                             \
+    "extract(epoch from c.not_after)::bigint, "                              \
+    "extract(epoch from c.revoked_at)::bigint, "                             \
+    "coalesce(c.revocation_reason, -1) "                                     \
+    "FROM certificates c JOIN accounts a ON a.id = c.account_id "            \
+    "JOIN orders o ON o.id = c.order_id "
+
+
+static int
+acme_pg_admin_cert_row(acme_pg_t *pg, PGresult *res, int row,
+    acme_pg_admin_cert_t *c)
+{
+    memset(c, 0, sizeof(*c));
+
+    c->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+    acme_pg_copy(c->public_id, sizeof(c->public_id), res, row, 1);
+    acme_pg_copy(c->serial, sizeof(c->serial), res, row, 2);
+    acme_pg_copy(c->ca, sizeof(c->ca), res, row, 3);
+    acme_pg_copy(c->account, sizeof(c->account), res, row, 4);
+    acme_pg_copy(c->order, sizeof(c->order), res, row, 5);
+    c->identifiers = acme_pg_strdup(res, row, 6);
+    c->created_at = acme_pg_time(res, row, 8);
+    c->not_before = acme_pg_time(res, row, 9);
+    c->not_after = acme_pg_time(res, row, 10);
+    c->revoked_at = acme_pg_time(res, row, 11);
+    c->reason = (int) strtol(PQgetvalue(res, row, 12), NULL, 10);
+
+    if (c->identifiers == NULL) {
+        snprintf(pg->err, sizeof(pg->err), "out of memory");
+        return ACME_ERROR;
+    }
+
+    if (!PQgetisnull(res, row, 7)) {
+        c->der = acme_pg_unhex(PQgetvalue(res, row, 7), &c->der_len);
+        if (c->der == NULL) {
+            snprintf(pg->err, sizeof(pg->err), "out of memory");
+            return ACME_ERROR;
+        }
+    }
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_admin_cert_get(acme_pg_t *pg, const char *serial_hex,
+    acme_pg_admin_cert_t *c)
+{
+    int          rc;
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(c, 0, sizeof(*c));
+    params[0] = serial_hex;
+
+    res = acme_pg_run(pg, ACME_PG_ADMIN_CERT_SQL "WHERE c.serial = $1",
+                      1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    rc = acme_pg_admin_cert_row(pg, res, 0, c);
+    PQclear(res);
+
+    if (rc != ACME_OK) {
+        acme_pg_admin_cert_clear(c);
+    }
+
+    return rc;
+}
+
+
+void
+acme_pg_admin_cert_clear(acme_pg_admin_cert_t *c)
+{
+    free(c->identifiers);
+    free(c->der);
+    memset(c, 0, sizeof(*c));
+}
+
+
+int
+acme_pg_admin_expiring(acme_pg_t *pg, int64_t within, size_t max,
+    acme_pg_admin_cert_t **v, size_t *n)
+{
+    int                    i, rows;
+    char                   secs[32], lim[32];
+    PGresult              *res;
+    const char            *params[2];
+    acme_pg_admin_cert_t  *c;
+
+    *v = NULL;
+    *n = 0;
+
+    snprintf(secs, sizeof(secs), "%" PRId64, within);
+    snprintf(lim, sizeof(lim), "%zu", max);
+    params[0] = secs;
+    params[1] = lim;
+
+    res = acme_pg_run(pg, ACME_PG_ADMIN_CERT_SQL
+                      "WHERE c.der IS NOT NULL AND c.revoked_at IS NULL "
+                      "AND c.not_after > now() AND c.not_after <= now() "
+                      "+ make_interval(secs => $1::bigint) "
+                      "ORDER BY c.not_after, c.id LIMIT $2",
+                      2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rows = PQntuples(res);
+
+    if (rows == 0) {
+        PQclear(res);
+        return ACME_OK;
+    }
+
+    c = calloc(rows, sizeof(acme_pg_admin_cert_t));
+    if (c == NULL) {
+        PQclear(res);
+        snprintf(pg->err, sizeof(pg->err), "out of memory");
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < rows; i++) {
+        if (acme_pg_admin_cert_row(pg, res, i, &c[i]) != ACME_OK) {
+            acme_pg_admin_certs_free(c, i + 1);
+            PQclear(res);
+            return ACME_ERROR;
+        }
+    }
+
+    PQclear(res);
+
+    *v = c;
+    *n = rows;
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_admin_certs_free(acme_pg_admin_cert_t *v, size_t n)
+{
+    size_t  i;
+
+    if (v == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        acme_pg_admin_cert_clear(&v[i]);
+    }
+
+    free(v);
+}
+
+
+int
+acme_pg_admin_orders(acme_pg_t *pg, const char *status, size_t max,
+    acme_pg_admin_order_t **v, size_t *n)
+{
+    int                     i, rows;
+    char                    lim[32];
+    PGresult               *res;
+    const char             *params[2];
+    acme_pg_admin_order_t  *o;
+
+    *v = NULL;
+    *n = 0;
+
+    snprintf(lim, sizeof(lim), "%zu", max);
+    params[0] = status;
+    params[1] = lim;
+
+    res = acme_pg_run(pg,
+              "SELECT o.public_id, a.public_id, a.ca, o.status, "
+              "o.identifiers, extract(epoch from o.created_at)::bigint, "
+              "extract(epoch from o.updated_at)::bigint, "
+              "extract(epoch from o.expires)::bigint "
+              "FROM orders o JOIN accounts a ON a.id = o.account_id "
+              "WHERE o.status = $1 ORDER BY o.updated_at, o.id LIMIT $2",
+              2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rows = PQntuples(res);
+
+    if (rows == 0) {
+        PQclear(res);
+        return ACME_OK;
+    }
+
+    o = calloc(rows, sizeof(acme_pg_admin_order_t));
+    if (o == NULL) {
+        PQclear(res);
+        snprintf(pg->err, sizeof(pg->err), "out of memory");
+        return ACME_ERROR;
+    }
+
+    for (i = 0; i < rows; i++) {
+        acme_pg_copy(o[i].public_id, sizeof(o[i].public_id), res, i, 0);
+        acme_pg_copy(o[i].account, sizeof(o[i].account), res, i, 1);
+        acme_pg_copy(o[i].ca, sizeof(o[i].ca), res, i, 2);
+        acme_pg_copy(o[i].status, sizeof(o[i].status), res, i, 3);
+        o[i].identifiers = acme_pg_strdup(res, i, 4);
+        o[i].created_at = acme_pg_time(res, i, 5);
+        o[i].updated_at = acme_pg_time(res, i, 6);
+        o[i].expires = acme_pg_time(res, i, 7);
+
+        if (o[i].identifiers == NULL) {
+            acme_pg_admin_orders_free(o, i);
+            PQclear(res);
+            snprintf(pg->err, sizeof(pg->err), "out of memory");
+            return ACME_ERROR;
+        }
+    }
+
+    PQclear(res);
+
+    *v = o;
+    *n = rows;
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_admin_orders_free(acme_pg_admin_order_t *v, size_t n)
+{
+    size_t  i;
+
+    if (v == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        free(v[i].identifiers);
+    }
+
+    free(v);
+}

@@ -251,4 +251,169 @@ int acme_pg_account_rekey(acme_pg_t *pg, int64_t id,
     const char *new_jwk);
 
 
+/* admin: acme-server-admin and External Account Binding keys */
+
+/*
+ * EAB keys (RFC 8555 7.3.4), table eab_keys (sql/0002_create_eab_keys.sql).
+ * A key belongs to one CA (accounts.ca: the nginx location of the
+ * acme_server, e.g. "/acme/"), binds at most one account, and a revoked
+ * key binds none.  kids made by acme-server-admin are 16 random bytes in
+ * base64url (22 characters), MAC keys 32 random bytes.
+ */
+
+#define ACME_PG_EAB_KID_MAX     128     /* longest kid stored, NUL excluded */
+#define ACME_PG_EAB_KEY_MAX     64      /* always enough for acme_pg_eab_get */
+#define ACME_PG_CA_NAME_MAX     256
+
+typedef struct {
+    int64_t      id;
+    char         kid[ACME_PG_EAB_KID_MAX + 1];
+    char         ca[ACME_PG_CA_NAME_MAX];
+    char        *note;           /* malloc'ed, NULL when none */
+    time_t       created_at;
+    time_t       revoked_at;     /* 0 when not revoked */
+    time_t       bound_at;       /* 0 when not bound */
+    char         account[ACME_ID_LEN + 1];   /* bound account's public id,
+                                              * "" when not bound */
+} acme_pg_eab_t;
+
+/* an account as an operator sees it (acme-server-admin account show) */
+typedef struct {
+    int64_t      id;
+    char         public_id[ACME_ID_LEN + 1];
+    char         ca[ACME_PG_CA_NAME_MAX];
+    char         status[ACME_STATUS_MAX];
+    char         thumbprint[ACME_THUMBPRINT_LEN + 1];
+    char        *contact;        /* JSON array, malloc'ed */
+    time_t       created_at;
+    int64_t      orders;         /* every order, any status */
+    int64_t      certs;          /* certificates issued (signed) */
+    int64_t      certs_revoked;
+    char         eab_kid[ACME_PG_EAB_KID_MAX + 1];  /* bound EAB key or "" */
+} acme_pg_admin_account_t;
+
+/* a certificate with its CA, account and order (cert show, expiring) */
+typedef struct {
+    int64_t      id;
+    char         public_id[ACME_ID_LEN + 1];
+    char         serial[64];     /* lowercase hex, as stored */
+    char         ca[ACME_PG_CA_NAME_MAX];
+    char         account[ACME_ID_LEN + 1];   /* account public id */
+    char         order[ACME_ID_LEN + 1];     /* order public id */
+    char        *identifiers;    /* the order's JSON array, malloc'ed */
+    unsigned char *der;          /* leaf DER, malloc'ed; NULL if reserved */
+    size_t       der_len;
+    time_t       created_at;
+    time_t       not_before;     /* 0 while reserved */
+    time_t       not_after;      /* 0 while reserved */
+    time_t       revoked_at;     /* 0 when not revoked */
+    int          reason;         /* RFC 5280 5.3.1 code, -1 if none */
+} acme_pg_admin_cert_t;
+
+/* an order in a listing (acme-server-admin orders) */
+typedef struct {
+    char         public_id[ACME_ID_LEN + 1];
+    char         account[ACME_ID_LEN + 1];   /* account public id */
+    char         ca[ACME_PG_CA_NAME_MAX];
+    char         status[ACME_STATUS_MAX];
+    char        *identifiers;    /* JSON array, malloc'ed */
+    time_t       created_at;
+    time_t       updated_at;
+    time_t       expires;
+} acme_pg_admin_order_t;
+
+/*
+ * acme_pg_eab_create(): stores a new key of key_len bytes (1 to
+ * ACME_PG_EAB_KEY_MAX) for the CA ca with an optional note (NULL: none).
+ * ACME_OK; ACME_CONFLICT when kid exists already; ACME_ERROR.
+ */
+int acme_pg_eab_create(acme_pg_t *pg, const char *ca, const char *kid,
+    const unsigned char *key, size_t key_len, const char *note);
+
+/*
+ * acme_pg_eab_list(): every key of the CA ca (NULL: of all CAs), oldest
+ * first, without the MAC keys.  *v is a new array of *n entries (NULL when
+ * none), freed with acme_pg_eab_list_free(*v, *n).
+ */
+int acme_pg_eab_list(acme_pg_t *pg, const char *ca, acme_pg_eab_t **v,
+    size_t *n);
+void acme_pg_eab_list_free(acme_pg_eab_t *v, size_t n);
+
+/*
+ * acme_pg_eab_revoke(): marks the key revoked (it binds no new account;
+ * an account it bound already keeps working).  ACME_OK; ACME_NOT_FOUND
+ * when no key has this kid; ACME_CONFLICT when it was revoked already.
+ */
+int acme_pg_eab_revoke(acme_pg_t *pg, const char *kid);
+
+/*
+ * acme_pg_eab_get(): the key kid of the CA ca, for verifying an
+ * externalAccountBinding JWS (RFC 8555 7.3.4).
+ *   key, *key_len  in: a caller-owned buffer and its size (ACME_PG_EAB_KEY_MAX
+ *                  bytes are always enough); out: the MAC key and its
+ *                  length.  Secret: wipe it (OPENSSL_cleanse) after use.
+ *   *account_id    the internal id (accounts.id) of the account the key is
+ *                  bound to, 0 when unbound.  May be NULL.
+ *   *revoked       1 when the key was revoked, else 0.  May be NULL.
+ * ACME_OK; ACME_NOT_FOUND when the CA has no key with this kid (a kid of
+ * another CA is not found); ACME_ERROR on failure or when the stored key
+ * is longer than the buffer.  Outputs are zero on any error.
+ */
+int acme_pg_eab_get(acme_pg_t *pg, const char *ca, const char *kid,
+    unsigned char *key, size_t *key_len, int64_t *account_id, int *revoked);
+
+/*
+ * acme_pg_eab_bind(): binds the key kid to the account account_id
+ * (accounts.id), in one conditional UPDATE: only while the key is unbound
+ * and not revoked, and only to an account of the key's CA.
+ * ACME_OK, also when the key is already bound to this very account and
+ * not revoked (a repeated call); ACME_NOT_FOUND when no key has this kid;
+ * ACME_CONFLICT when the key is bound to another account, is revoked, or
+ * the account is not of the key's CA; ACME_ERROR.
+ * Not in the transaction of acme_pg_account_create(): a caller that gets
+ * ACME_CONFLICT after creating the account must undo or refuse it.
+ */
+int acme_pg_eab_bind(acme_pg_t *pg, const char *kid, int64_t account_id);
+
+/*
+ * acme_pg_admin_account_get(): the account by public id, with counts and
+ * its bound EAB kid.  ACME_OK / ACME_NOT_FOUND / ACME_ERROR.  a->contact
+ * is malloc'ed: free with acme_pg_admin_account_clear().
+ * (Deactivation uses acme_pg_account_update(pg, a->id, NULL,
+ * "deactivated"), as the server does.)
+ */
+int acme_pg_admin_account_get(acme_pg_t *pg, const char *public_id,
+    acme_pg_admin_account_t *a);
+void acme_pg_admin_account_clear(acme_pg_admin_account_t *a);
+
+/*
+ * acme_pg_admin_cert_get(): the certificate by serial (lowercase hex, as
+ * stored: an even number of digits, no leading "00" pair), in any CA.
+ * ACME_OK / ACME_NOT_FOUND / ACME_ERROR; free with
+ * acme_pg_admin_cert_clear().  (Revocation uses acme_pg_cert_revoke().)
+ */
+int acme_pg_admin_cert_get(acme_pg_t *pg, const char *serial_hex,
+    acme_pg_admin_cert_t *c);
+void acme_pg_admin_cert_clear(acme_pg_admin_cert_t *c);
+
+/*
+ * acme_pg_admin_expiring(): signed, unrevoked certificates whose notAfter
+ * is after now and at most within seconds from now, soonest first, at
+ * most max.  *v is a new array of *n (NULL when none), freed with
+ * acme_pg_admin_certs_free(*v, *n).
+ */
+int acme_pg_admin_expiring(acme_pg_t *pg, int64_t within, size_t max,
+    acme_pg_admin_cert_t **v, size_t *n);
+void acme_pg_admin_certs_free(acme_pg_admin_cert_t *v, size_t n);
+
+/*
+ * acme_pg_admin_orders(): orders in status (RFC 8555 7.1.6 value), least
+ * recently updated first, at most max.  *v is a new array of *n (NULL when
+ * none), freed with acme_pg_admin_orders_free(*v, *n).
+ */
+int acme_pg_admin_orders(acme_pg_t *pg, const char *status, size_t max,
+    acme_pg_admin_order_t **v, size_t *n);
+void acme_pg_admin_orders_free(acme_pg_admin_order_t *v, size_t n);
+
+
 #endif /* ACME_STORE_PG_H */
