@@ -26,6 +26,7 @@
 #define ACMEV_OPT_RELOAD      0x01   /* SIGHUP applies a new value */
 #define ACMEV_OPT_MULTI       0x02   /* may be repeated, values accumulate */
 #define ACMEV_OPT_REQUIRED    0x04
+#define ACMEV_OPT_UNSET       0x08   /* no default: the feature is off */
 
 
 typedef enum {
@@ -33,7 +34,8 @@ typedef enum {
     ACMEV_OPT_INT,
     ACMEV_OPT_BOOL,
     ACMEV_OPT_LEVEL,
-    ACMEV_OPT_RESOLVER
+    ACMEV_OPT_RESOLVER,
+    ACMEV_OPT_CAA_IDS
 } acmev_opt_type_e;
 
 typedef struct {
@@ -52,6 +54,9 @@ static int acmev_conf_set(acmev_conf_t *conf, const acmev_opt_t *opt,
     const char *value, char *err, size_t errlen);
 static int acmev_conf_resolver(acmev_conf_t *conf, const char *value,
     char *err, size_t errlen);
+static int acmev_conf_caa_ids(acmev_conf_t *conf, const char *value,
+    char *err, size_t errlen);
+static int acmev_conf_domain(const char *name, size_t len);
 static int acmev_conf_redis(acmev_conf_t *conf, char *err, size_t errlen);
 static int acmev_conf_is_set(const acmev_conf_t *conf,
     const acmev_opt_t *opt);
@@ -78,6 +83,24 @@ static const acmev_opt_t  acmev_opts[] = {
     { "http01_port", ACMEV_OPT_INT, offsetof(acmev_conf_t, http01_port),
       "80", 1, 65535, ACMEV_OPT_RELOAD,
       "port of http-01 requests (RFC 8555 8.3: 80; change only in tests)" },
+
+    { "tls_alpn01_port", ACMEV_OPT_INT,
+      offsetof(acmev_conf_t, tls_alpn01_port),
+      "443", 1, 65535, ACMEV_OPT_RELOAD,
+      "port of tls-alpn-01 connections (RFC 8737 3: 443; change only in "
+      "tests)" },
+
+    { "caa_identities", ACMEV_OPT_CAA_IDS, 0,
+      NULL, 0, 0, ACMEV_OPT_RELOAD | ACMEV_OPT_MULTI | ACMEV_OPT_UNSET,
+      "issuer domain names of this CA in CAA issue/issuewild records "
+      "(RFC 8659 4.2), comma-separated or repeated; none: CAA is not "
+      "checked" },
+
+    { "account_uri_prefix", ACMEV_OPT_STR,
+      offsetof(acmev_conf_t, account_uri_prefix),
+      NULL, 0, 0, ACMEV_OPT_RELOAD | ACMEV_OPT_UNSET,
+      "account URL without the account id, for CAA accounturi (RFC 8657 "
+      "3); unset: a record with accounturi never permits" },
 
     { "allow_private_addresses", ACMEV_OPT_BOOL,
       offsetof(acmev_conf_t, allow_private),
@@ -153,6 +176,8 @@ failed:
 void
 acmev_conf_free(acmev_conf_t *conf)
 {
+    size_t  i;
+
     if (conf == NULL) {
         return;
     }
@@ -161,6 +186,12 @@ acmev_conf_free(acmev_conf_t *conf)
     free(conf->redis);
     free(conf->redis_host);
     free(conf->consumer);
+    free(conf->account_uri_prefix);
+
+    for (i = 0; i < conf->ncaa_ids; i++) {
+        free(conf->caa_ids[i]);
+    }
+
     free(conf);
 }
 
@@ -457,6 +488,7 @@ acmev_conf_usage(FILE *f)
         fprintf(f, "    %s = %s%s\n", opt->name,
                 opt->def ? opt->def
                 : (opt->flags & ACMEV_OPT_REQUIRED) ? "(required)"
+                : (opt->flags & ACMEV_OPT_UNSET) ? "(unset)"
                 : "(derived)",
                 (opt->flags & ACMEV_OPT_MULTI) ? " (repeatable)" : "");
 
@@ -632,6 +664,9 @@ acmev_conf_set(acmev_conf_t *conf, const acmev_opt_t *opt,
 
     case ACMEV_OPT_RESOLVER:
         return acmev_conf_resolver(conf, value, err, errlen);
+
+    case ACMEV_OPT_CAA_IDS:
+        return acmev_conf_caa_ids(conf, value, err, errlen);
     }
 
     snprintf(err, errlen, "bad option type");
@@ -722,6 +757,108 @@ invalid:
              "optional port (ip, ip:port, [ipv6]:port), not \"%.64s\"",
              value);
     return ACMEV_EINVAL;
+}
+
+
+/*
+ * "ca.example, ca2.example": each an issuer-domain-name of RFC 8659 4.2,
+ * kept in lowercase since the comparison ignores case (RFC 1035 2.3.3).
+ */
+static int
+acmev_conf_caa_ids(acmev_conf_t *conf, const char *value, char *err,
+    size_t errlen)
+{
+    char        *id;
+    size_t       i, n;
+    const char  *p;
+
+    p = value;
+
+    for ( ;; ) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+
+        if (*p == '\0') {
+            break;
+        }
+
+        n = strcspn(p, " \t,");
+
+        if (!acmev_conf_domain(p, n)) {
+            snprintf(err, errlen, "\"caa_identities\" must be domain names "
+                     "(RFC 8659 4.2 issuer-domain-name), not \"%.*s\"",
+                     (int) (n > 64 ? 64 : n), p);
+            return ACMEV_EINVAL;
+        }
+
+        if (conf->ncaa_ids == ACMEV_CAA_IDS_MAX) {
+            snprintf(err, errlen, "more than %d caa_identities",
+                     ACMEV_CAA_IDS_MAX);
+            return ACMEV_EINVAL;
+        }
+
+        id = strndup(p, n);
+        if (id == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return ACMEV_ENOMEM;
+        }
+
+        for (i = 0; i < n; i++) {
+            if (id[i] >= 'A' && id[i] <= 'Z') {
+                id[i] = (char) (id[i] - 'A' + 'a');
+            }
+        }
+
+        conf->caa_ids[conf->ncaa_ids++] = id;
+        p += n;
+    }
+
+    return ACMEV_OK;
+}
+
+
+/* RFC 8659 4.2: label *("." label), label = (ALPHA / DIGIT) *( *("-")
+ * (ALPHA / DIGIT)) */
+static int
+acmev_conf_domain(const char *name, size_t len)
+{
+    size_t  i, label;
+
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+
+    label = 0;
+
+    for (i = 0; i < len; i++) {
+        if (name[i] == '.') {
+            if (label == 0 || name[i - 1] == '-') {
+                return 0;
+            }
+
+            label = 0;
+            continue;
+        }
+
+        if (name[i] == '-') {
+            if (label == 0) {
+                return 0;
+            }
+
+        } else if (!((name[i] >= 'a' && name[i] <= 'z')
+                     || (name[i] >= 'A' && name[i] <= 'Z')
+                     || (name[i] >= '0' && name[i] <= '9')))
+        {
+            return 0;
+        }
+
+        if (++label > 63) {
+            return 0;
+        }
+    }
+
+    return label > 0 && name[len - 1] != '-';
 }
 
 

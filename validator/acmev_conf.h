@@ -18,6 +18,7 @@
 
 
 #define ACMEV_RESOLVERS_MAX  8
+#define ACMEV_CAA_IDS_MAX    16
 #define ACMEV_CONF_ERR_MAX   256
 
 #define ACMEV_CONF_DEFAULT_PATH  "/etc/nginx-acme-server/validator.conf"
@@ -38,6 +39,10 @@ typedef struct {
     acmev_ns_t   resolvers[ACMEV_RESOLVERS_MAX];
     size_t       nresolvers;
     int          http01_port;
+    int          tls_alpn01_port;
+    char        *caa_ids[ACMEV_CAA_IDS_MAX];   /* lowercase domain names */
+    size_t       ncaa_ids;       /* 0: CAA is not checked */
+    char        *account_uri_prefix;   /* NULL: accounturi never matches */
     int          allow_private;
     int          workers;
     int          timeout;        /* seconds, each network step */
@@ -61,8 +66,8 @@ void acmev_conf_free(acmev_conf_t *conf);
  * acmev_conf_parse(): applies the "key = value" lines of text (len bytes,
  * need not be NUL-terminated) to conf.  source names the text in messages.
  * Returns ACMEV_OK, ACMEV_EINVAL (err holds "source:line: reason") or
- * ACMEV_ENOMEM.  A repeated option is an error except "resolver", which
- * accumulates.
+ * ACMEV_ENOMEM.  A repeated option is an error except "resolver" and
+ * "caa_identities", which accumulate.
  */
 int acmev_conf_parse(acmev_conf_t *conf, const char *text, size_t len,
     const char *source, char *err, size_t errlen);

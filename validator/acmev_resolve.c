@@ -3,6 +3,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <ldns/ldns.h>
@@ -25,6 +26,13 @@ typedef struct {
 static int acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
     ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
     int *nxdomain, char *why, size_t whylen);
+static int acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, char *why,
+    size_t whylen);
+static int acmev_dns_rdata_add(acmev_dns_answer_t *ans, const ldns_rr *rr);
+static void acmev_dns_name_text(const ldns_rdf *dname, char *buf,
+    size_t size);
+static const char *acmev_dns_type_name(int type);
 static ldns_resolver *acmev_resolver_new(const acmev_conf_t *conf,
     const acmev_ns_t *ns);
 static int acmev_net_match(const unsigned char *addr,
@@ -197,24 +205,280 @@ acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
     ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
     int *nxdomain, char *why, size_t whylen)
 {
-    int                  rc;
-    size_t               i, k;
-    ldns_rr             *rr;
-    ldns_rdf            *rd;
-    ldns_pkt            *pkt;
+    int                rc;
+    size_t             k;
+    ldns_rr           *rr;
+    ldns_rdf          *rd;
+    ldns_pkt          *pkt;
+    acmev_addr_t      *a;
+    ldns_rr_list      *rrs;
+    const acmev_ns_t  *ns;
+
+    *n = 0;
+    *nxdomain = 0;
+    pkt = NULL;
+
+    rc = acmev_dns_query(conf, name, type, &pkt, &ns, why, whylen);
+    if (rc != ACMEV_OK) {
+        return rc;
+    }
+
+    if (ldns_pkt_get_rcode(pkt) == LDNS_RCODE_NXDOMAIN) {
+        snprintf(why, whylen, "NXDOMAIN");
+        *nxdomain = 1;
+        ldns_pkt_free(pkt);
+        return ACMEV_EFAILED;
+    }
+
+    rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
+
+    for (k = 0; rrs != NULL && k < ldns_rr_list_rr_count(rrs); k++) {
+        if (*n == max) {
+            break;
+        }
+
+        rr = ldns_rr_list_rr(rrs, k);
+        rd = ldns_rr_rdf(rr, 0);
+        a = &addrs[*n];
+
+        if (rd == NULL
+            || ldns_rdf_size(rd) != (type == LDNS_RR_TYPE_A ? 4 : 16))
+        {
+            continue;
+        }
+
+        memset(a, 0, sizeof(acmev_addr_t));
+        a->family = (type == LDNS_RR_TYPE_A) ? AF_INET : AF_INET6;
+        memcpy(a->addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
+        inet_ntop(a->family, a->addr, a->text, sizeof(a->text));
+        (*n)++;
+    }
+
+    ldns_rr_list_deep_free(rrs);
+    ldns_pkt_free(pkt);
+
+    return ACMEV_OK;
+}
+
+
+int
+acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
+    acmev_dns_answer_t *ans, acme_problem_t *prob)
+{
+    int                rc, found, moved;
+    char               why[ACMEV_RESOLVE_WHY_MAX];
+    size_t             i;
+    ldns_rr           *rr;
+    ldns_rdf          *cur, *next;
+    ldns_pkt          *pkt;
+    ldns_rr_list      *answer;
+    ldns_pkt_rcode     rcode;
+    const acmev_ns_t  *ns;
+
+    memset(ans, 0, sizeof(acmev_dns_answer_t));
+    snprintf(ans->owner, sizeof(ans->owner), "%.253s", name);
+    cur = NULL;
+    pkt = NULL;
+    rc = ACMEV_EFAILED;
+
+    if (ldns_str2rdf_dname(&cur, name) != LDNS_STATUS_OK
+        || ldns_dname_label_count(cur) == 0)
+    {
+        acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: \"%.253s\" is "
+                         "not a valid DNS name", name);
+        goto failed;
+    }
+
+    for ( ;; ) {
+        rc = acmev_dns_query(conf, cur, (ldns_rr_type) type, &pkt, &ns, why,
+                             sizeof(why));
+        if (rc == ACMEV_ENOMEM) {
+            goto failed;
+        }
+
+        if (rc != ACMEV_OK) {
+            /* RFC 8659 5.4: a failed lookup is never read as "no records" */
+            acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: %s looking "
+                             "up %s for %s", why, acmev_dns_type_name(type),
+                             ans->owner);
+            goto failed;
+        }
+
+        snprintf(ans->resolver, sizeof(ans->resolver),
+                 ns->family == AF_INET6 ? "[%s]:%d" : "%s:%d", ns->addr,
+                 (int) ns->port);
+
+        answer = ldns_pkt_answer(pkt);
+        found = 0;
+        moved = 0;
+
+        /* the records at cur, or the alias to follow, in this answer */
+        for ( ;; ) {
+            next = NULL;
+
+            for (i = 0; i < ldns_rr_list_rr_count(answer); i++) {
+                rr = ldns_rr_list_rr(answer, i);
+
+                if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN
+                    || ldns_dname_compare(ldns_rr_owner(rr), cur) != 0)
+                {
+                    continue;
+                }
+
+                if (ldns_rr_get_type(rr) == (ldns_rr_type) type) {
+                    rc = acmev_dns_rdata_add(ans, rr);
+                    if (rc != ACMEV_OK) {
+                        goto failed;
+                    }
+
+                    found = 1;
+
+                } else if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME
+                           && next == NULL && ldns_rr_rd_count(rr) == 1)
+                {
+                    next = ldns_rr_rdf(rr, 0);
+                }
+            }
+
+            if (found || next == NULL) {
+                break;
+            }
+
+            /* a loop ends here too */
+            if (ans->ncnames == ACMEV_DNS_CNAMES_MAX) {
+                acme_problem_set(prob, ACME_PROB_DNS, "DNS problem: more "
+                                 "than %d CNAME records from %.253s (a "
+                                 "loop?) looking up %s", ACMEV_DNS_CNAMES_MAX,
+                                 name, acmev_dns_type_name(type));
+                rc = ACMEV_EFAILED;
+                goto failed;
+            }
+
+            acmev_dns_name_text(next, ans->cnames[ans->ncnames],
+                                ACMEV_DNS_NAME_BUF);
+            ans->ncnames++;
+
+            ldns_rdf_deep_free(cur);
+            cur = ldns_rdf_clone(next);
+            if (cur == NULL) {
+                rc = ACMEV_ENOMEM;
+                goto failed;
+            }
+
+            acmev_dns_name_text(cur, ans->owner, sizeof(ans->owner));
+            moved = 1;
+        }
+
+        rcode = ldns_pkt_get_rcode(pkt);
+        ldns_pkt_free(pkt);
+        pkt = NULL;
+
+        if (found) {
+            ans->status = ACMEV_DNS_FOUND;
+            break;
+        }
+
+        /* RFC 6604 2.1: the rcode is that of the last name of the chain */
+        if (rcode == LDNS_RCODE_NXDOMAIN) {
+            ans->status = ACMEV_DNS_NXDOMAIN;
+            break;
+        }
+
+        if (!moved) {
+            ans->status = ACMEV_DNS_NODATA;
+            break;
+        }
+
+        /* the alias leaves the server's data: ask for its target */
+    }
+
+    ldns_rdf_deep_free(cur);
+
+    return ACMEV_OK;
+
+failed:
+
+    if (rc == ACMEV_ENOMEM) {
+        acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL, "out of memory");
+    }
+
+    ldns_pkt_free(pkt);
+    ldns_rdf_deep_free(cur);
+
+    return rc;
+}
+
+
+void
+acmev_dns_answer_clear(acmev_dns_answer_t *ans)
+{
+    size_t  i;
+
+    for (i = 0; i < ans->nrrs; i++) {
+        free(ans->rrs[i].data);
+        ans->rrs[i].data = NULL;
+    }
+
+    ans->nrrs = 0;
+}
+
+
+int
+acmev_dns_escape(const unsigned char *data, size_t len, char *out,
+    size_t size)
+{
+    size_t         i, o;
+    unsigned char  c;
+
+    o = 0;
+
+    for (i = 0; i < len; i++) {
+        c = data[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            if (o + 1 >= size) {
+                break;
+            }
+
+            out[o++] = (char) c;
+
+        } else {
+            if (o + 4 >= size) {
+                break;
+            }
+
+            snprintf(out + o, size - o, "\\%03u", (unsigned) c);
+            o += 4;
+        }
+    }
+
+    out[o] = '\0';
+
+    return i < len;
+}
+
+
+/*
+ * One question, resolvers in order.  A network error, a timeout, or a
+ * SERVFAIL/REFUSED (any rcode but NOERROR and NXDOMAIN) moves on to the
+ * next resolver.  ACMEV_OK: *pkt (caller frees) holds a NOERROR or
+ * NXDOMAIN answer from *used.  ACMEV_EFAILED: no resolver answered so,
+ * why says what the last one did.
+ */
+static int
+acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, char *why,
+    size_t whylen)
+{
+    size_t               i;
     ldns_status          st;
-    acmev_addr_t        *a;
-    ldns_rr_list        *rrs;
     ldns_resolver       *res;
     ldns_pkt_rcode       rcode;
     ldns_lookup_table   *lt;
     const acmev_ns_t    *ns;
 
-    *n = 0;
-    *nxdomain = 0;
-    pkt = NULL;
-    rrs = NULL;
-    rc = ACMEV_EFAILED;
+    *pkt = NULL;
+    *used = NULL;
     snprintf(why, whylen, "no resolver answered");
 
     for (i = 0; i < conf->nresolvers; i++) {
@@ -222,19 +486,20 @@ acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
 
         res = acmev_resolver_new(conf, ns);
         if (res == NULL) {
-            rc = ACMEV_ENOMEM;
-            goto failed;
+            return ACMEV_ENOMEM;
         }
 
-        pkt = NULL;
-        st = ldns_resolver_query_status(&pkt, res, name, type,
+        *pkt = NULL;
+        st = ldns_resolver_query_status(pkt, res, name, type,
                                         LDNS_RR_CLASS_IN, LDNS_RD);
         ldns_resolver_deep_free(res);
 
-        if (st != LDNS_STATUS_OK || pkt == NULL) {
+        if (st != LDNS_STATUS_OK || *pkt == NULL) {
+            ldns_pkt_free(*pkt);
+            *pkt = NULL;
+
             if (st == LDNS_STATUS_MEM_ERR) {
-                rc = ACMEV_ENOMEM;
-                goto failed;
+                return ACMEV_ENOMEM;
             }
 
             /* the resolver's address is ours, not for the client */
@@ -246,62 +511,105 @@ acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
                       || st == LDNS_STATUS_ERR)
                      ? "query timed out"
                      : ldns_get_errorstr_by_id(st));
-
-            ldns_pkt_free(pkt);
-            pkt = NULL;
             continue;
         }
 
-        rcode = ldns_pkt_get_rcode(pkt);
+        rcode = ldns_pkt_get_rcode(*pkt);
 
-        if (rcode == LDNS_RCODE_NXDOMAIN) {
-            snprintf(why, whylen, "NXDOMAIN");
-            *nxdomain = 1;
-            goto failed;
+        if (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN) {
+            *used = ns;
+            return ACMEV_OK;
         }
 
-        if (rcode != LDNS_RCODE_NOERROR) {
-            lt = ldns_lookup_by_id(ldns_rcodes, rcode);
-            snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
-            ldns_pkt_free(pkt);
-            pkt = NULL;
-            continue;
-        }
+        lt = ldns_lookup_by_id(ldns_rcodes, rcode);
+        snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
 
-        rrs = ldns_pkt_rr_list_by_type(pkt, type, LDNS_SECTION_ANSWER);
+        acmev_log(LOG_INFO, "resolver %s port %d: %s", ns->addr,
+                  (int) ns->port, why);
 
-        for (k = 0; rrs != NULL && k < ldns_rr_list_rr_count(rrs); k++) {
-            if (*n == max) {
-                break;
-            }
+        ldns_pkt_free(*pkt);
+        *pkt = NULL;
+    }
 
-            rr = ldns_rr_list_rr(rrs, k);
-            rd = ldns_rr_rdf(rr, 0);
-            a = &addrs[*n];
+    return ACMEV_EFAILED;
+}
 
-            if (rd == NULL
-                || ldns_rdf_size(rd) != (type == LDNS_RR_TYPE_A ? 4 : 16))
-            {
-                continue;
-            }
 
-            memset(a, 0, sizeof(acmev_addr_t));
-            a->family = (type == LDNS_RR_TYPE_A) ? AF_INET : AF_INET6;
-            memcpy(a->addr, ldns_rdf_data(rd), ldns_rdf_size(rd));
-            inet_ntop(a->family, a->addr, a->text, sizeof(a->text));
-            (*n)++;
-        }
+/* appends the uncompressed wire RDATA of rr: its rdfs in order */
+static int
+acmev_dns_rdata_add(acmev_dns_answer_t *ans, const ldns_rr *rr)
+{
+    size_t          i, len;
+    ldns_rdf       *rd;
+    unsigned char  *p;
 
-        ldns_rr_list_deep_free(rrs);
-        ldns_pkt_free(pkt);
-
+    if (ans->nrrs == ACMEV_DNS_RRS_MAX) {
+        ans->truncated = 1;
         return ACMEV_OK;
     }
 
-failed:
+    len = 0;
 
-    ldns_pkt_free(pkt);
-    return rc;
+    for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+        len += ldns_rdf_size(ldns_rr_rdf(rr, i));
+    }
+
+    p = malloc(len + 1);
+    if (p == NULL) {
+        return ACMEV_ENOMEM;
+    }
+
+    ans->rrs[ans->nrrs].data = p;
+    ans->rrs[ans->nrrs].len = len;
+    ans->nrrs++;
+
+    for (i = 0; i < ldns_rr_rd_count(rr); i++) {
+        rd = ldns_rr_rdf(rr, i);
+        memcpy(p, ldns_rdf_data(rd), ldns_rdf_size(rd));
+        p += ldns_rdf_size(rd);
+    }
+
+    return ACMEV_OK;
+}
+
+
+/* presentation form without the final dot; "?" when ldns cannot say */
+static void
+acmev_dns_name_text(const ldns_rdf *dname, char *buf, size_t size)
+{
+    char    *s;
+    size_t   n;
+
+    s = ldns_rdf2str(dname);
+    if (s == NULL) {
+        snprintf(buf, size, "?");
+        return;
+    }
+
+    n = strlen(s);
+    if (n > 1 && s[n - 1] == '.') {
+        s[n - 1] = '\0';
+    }
+
+    snprintf(buf, size, "%s", s);
+    free(s);
+}
+
+
+static const char *
+acmev_dns_type_name(int type)
+{
+    switch (type) {
+
+    case ACMEV_DNS_TXT:
+        return "TXT";
+
+    case ACMEV_DNS_CAA:
+        return "CAA";
+
+    default:
+        return "records";
+    }
 }
 
 

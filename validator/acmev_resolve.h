@@ -18,7 +18,23 @@
 #include "acmev_conf.h"
 
 
-#define ACMEV_ADDRS_MAX  16
+#define ACMEV_ADDRS_MAX       16
+
+/* RR types asked for by the checks (the DNS type numbers) */
+#define ACMEV_DNS_TXT         16
+#define ACMEV_DNS_CAA         257
+
+/* RFC 8555 8.4 and RFC 8659 3 follow aliases: at most this many */
+#define ACMEV_DNS_CNAMES_MAX  8
+#define ACMEV_DNS_RRS_MAX     64
+
+/* a DNS name in text form, no trailing dot, plus NUL */
+#define ACMEV_DNS_NAME_BUF    (ACME_DNS_NAME_MAX + 2)
+
+/* what a lookup found (acmev_dns_answer_t.status) */
+#define ACMEV_DNS_FOUND       0      /* one or more records of the type */
+#define ACMEV_DNS_NODATA      1      /* the name exists, no such records */
+#define ACMEV_DNS_NXDOMAIN    2      /* the (final) name does not exist */
 
 typedef struct {
     int            family;                   /* AF_INET or AF_INET6 */
@@ -26,6 +42,55 @@ typedef struct {
     char           text[INET6_ADDRSTRLEN];   /* canonical text form */
 } acmev_addr_t;
 
+
+/* one record's RDATA in uncompressed wire form (RFC 1035 3.3) */
+typedef struct {
+    size_t          len;
+    unsigned char  *data;
+} acmev_rdata_t;
+
+typedef struct {
+    int             status;                  /* ACMEV_DNS_FOUND ... */
+    char            resolver[INET6_ADDRSTRLEN + 8];   /* "ip:port" */
+    char            owner[ACMEV_DNS_NAME_BUF];    /* after the CNAMEs */
+    char            cnames[ACMEV_DNS_CNAMES_MAX][ACMEV_DNS_NAME_BUF];
+    size_t          ncnames;                 /* aliases followed, in order */
+    acmev_rdata_t   rrs[ACMEV_DNS_RRS_MAX];
+    size_t          nrrs;
+    int             truncated;               /* more than RRS_MAX records */
+} acmev_dns_answer_t;
+
+
+/*
+ * acmev_dns_lookup(): the RRset of type (ACMEV_DNS_TXT, ACMEV_DNS_CAA) at
+ * name through conf's resolvers, tried in order as for acmev_resolve(),
+ * each query over UDP with EDNS and again over TCP when the answer is
+ * truncated (RFC 7766 5).  A CNAME at the name is followed, in the same
+ * answer or with a new query for its target, at most ACMEV_DNS_CNAMES_MAX
+ * times (RFC 8555 8.4, RFC 8659 3): ans->owner is the name the RRset was
+ * found at (or found missing at) and ans->cnames the aliases on the way.
+ *
+ * ans is caller-owned and filled in; its rdata is released with
+ * acmev_dns_answer_clear(), also after a failure.  Returns ACMEV_OK with
+ * ans->status FOUND, NODATA or NXDOMAIN; ACMEV_EFAILED with an ACME "dns"
+ * problem in *prob (RFC 8555 6.7: SERVFAIL and other rcodes, no answer
+ * from any resolver, a CNAME loop or too long a chain); or ACMEV_ENOMEM.
+ */
+int acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
+    acmev_dns_answer_t *ans, acme_problem_t *prob);
+
+/* frees the rdata of ans (which stays usable, with no records) */
+void acmev_dns_answer_clear(acmev_dns_answer_t *ans);
+
+/*
+ * acmev_dns_escape(): data (len bytes, from a TXT or CAA record) in a
+ * printable form for a problem detail or a validation record: bytes
+ * outside 0x20..0x7e, '"' and '\' as \DDD (RFC 1035 5.1).  Writes at most
+ * size - 1 characters and a NUL into out (size >= 1); returns 1 when the
+ * text was cut short, 0 otherwise.
+ */
+int acmev_dns_escape(const unsigned char *data, size_t len, char *out,
+    size_t size);
 
 /*
  * acmev_resolve(): AAAA and A records of name (a DNS name, no trailing dot

@@ -7,12 +7,16 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <jansson.h>
 
 #include "acme/acme_problem.h"
 #include "acmev_errcode.h"
 #include "acmev_log.h"
 #include "acmev_conf.h"
 #include "acmev_http01.h"
+#include "acmev_dns01.h"
+#include "acmev_tlsalpn01.h"
+#include "acmev_caa.h"
 #include "acmev_worker.h"
 
 
@@ -26,6 +30,7 @@ static void *acmev_worker_main(void *arg);
 static int acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj);
 static int acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
     char **record);
+static int acmev_worker_record_add(char **record, const char *add);
 static void acmev_worker_reclaim(acmev_worker_t *w);
 static void acmev_worker_sleep(acmev_worker_t *w, int ms);
 static long acmev_worker_now(void);
@@ -297,21 +302,41 @@ done:
 }
 
 
-/* runs the check of the challenge's type with the current configuration */
+/*
+ * Runs the check of the challenge's type with the current configuration,
+ * then, when it passed and caa_identities is set, the CAA check (RFC 8659
+ * 3: before issuance; done at validation as Let's Encrypt does, so a
+ * refusal is reported on the challenge).  *record is the JSON array of the
+ * check's validation records, with the CAA record appended.
+ */
 static int
 acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
     char **record)
 {
-    int            rc;
+    int            rc, rc2;
+    char          *caa;
     acmev_conf_t  *conf;
 
     *record = NULL;
+    caa = NULL;
 
     /* held for the whole check: a SIGHUP never changes one midway */
     conf = acmev_conf_acquire();
 
-    if (strcmp(job->type, "http-01") == 0) {
+    if (job->wildcard && strcmp(job->type, "dns-01") != 0) {
+        /* RFC 8555 7.1.3: a wildcard is validated with dns-01 only */
+        acme_problem_set(prob, ACME_PROB_UNAUTHORIZED, "%s cannot "
+                         "validate a wildcard authorization", job->type);
+        rc = ACMEV_EFAILED;
+
+    } else if (strcmp(job->type, "http-01") == 0) {
         rc = acmev_http01_check(conf, job, prob, record);
+
+    } else if (strcmp(job->type, "dns-01") == 0) {
+        rc = acmev_dns01_check(conf, job, prob, record);
+
+    } else if (strcmp(job->type, "tls-alpn-01") == 0) {
+        rc = acmev_tlsalpn01_check(conf, job, prob, record);
 
     } else {
         acme_problem_set(prob, ACME_PROB_UNAUTHORIZED, "challenge type "
@@ -320,9 +345,61 @@ acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
         rc = ACMEV_EFAILED;
     }
 
+    if (rc == ACMEV_OK && conf->ncaa_ids > 0) {
+        rc = acmev_caa_check(conf, job, prob, &caa);
+
+        rc2 = acmev_worker_record_add(record, caa);
+        if (rc2 != ACMEV_OK && rc != ACMEV_ENOMEM) {
+            acme_problem_set(prob, ACME_PROB_SERVER_INTERNAL,
+                             "out of memory");
+            rc = rc2;
+        }
+    }
+
     acmev_conf_release(conf);
+    free(caa);
 
     return rc;
+}
+
+
+/* appends the JSON value add to the JSON array *record (both may be NULL) */
+static int
+acmev_worker_record_add(char **record, const char *add)
+{
+    char    *s;
+    json_t  *list, *v;
+
+    if (add == NULL) {
+        return ACMEV_OK;
+    }
+
+    list = (*record != NULL) ? json_loads(*record, 0, NULL) : json_array();
+    v = json_loads(add, JSON_DECODE_ANY, NULL);
+
+    if (list == NULL || v == NULL || !json_is_array(list)) {
+        json_decref(list);
+        json_decref(v);
+        return ACMEV_ENOMEM;
+    }
+
+    /* v is the array's, even when this fails */
+    if (json_array_append_new(list, v) != 0) {
+        json_decref(list);
+        return ACMEV_ENOMEM;
+    }
+
+    s = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+
+    if (s == NULL) {
+        return ACMEV_ENOMEM;
+    }
+
+    free(*record);
+    *record = s;
+
+    return ACMEV_OK;
 }
 
 

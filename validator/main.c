@@ -100,6 +100,11 @@ main(int argc, char **argv)
         return 1;
     }
 
+    if (conf->ncaa_ids == 0) {
+        acmev_log(LOG_WARNING, "caa_identities is not set: CAA records "
+                  "are not checked (RFC 8659 requires it of a public CA)");
+    }
+
     if (test) {
         fprintf(stderr, "%s: configuration %s is ok\n", ACMEV_NAME, path);
         acmev_conf_free(conf);
@@ -240,8 +245,14 @@ acmev_reload(const char *path)
     acmev_conf_publish(next);
 
     acmev_log(LOG_NOTICE, "reloaded %s: %zu resolvers, timeout %d s, "
-              "log level %s", path, next->nresolvers, next->timeout,
-              acmev_log_level_name(next->log_level));
+              "log level %s, %zu CAA identities", path, next->nresolvers,
+              next->timeout, acmev_log_level_name(next->log_level),
+              next->ncaa_ids);
+
+    if (next->ncaa_ids == 0) {
+        acmev_log(LOG_WARNING, "caa_identities is not set: CAA records "
+                  "are not checked");
+    }
 
     return ACMEV_OK;
 }
@@ -285,10 +296,12 @@ acmev_usage(FILE *f, const char *prog)
 "\n"
 "DESCRIPTION\n"
 "    Reads validation jobs from the Redis stream \"acme:validations\"\n"
-"    (consumer group \"validators\"), checks each challenge (http-01,\n"
-"    RFC 8555 8.3) and records the result in PostgreSQL; a job is\n"
-"    acknowledged only after its result is committed.  Several\n"
-"    validators may share one stream.\n"
+"    (consumer group \"validators\"), checks each challenge (http-01\n"
+"    and dns-01, RFC 8555 8.3 and 8.4; tls-alpn-01, RFC 8737), then the\n"
+"    CAA records of the name (RFC 8659, RFC 8657) when caa_identities is\n"
+"    set, and records the result in PostgreSQL; a job is acknowledged\n"
+"    only after its result is committed.  Several validators may share\n"
+"    one stream.\n"
 "\n"
 "OPTIONS\n"
 "    -c FILE     configuration file (default %s)\n"
