@@ -48,6 +48,8 @@ typedef struct {
     ngx_str_t              terms_of_service;
     ngx_str_t              crl_url;
     ngx_str_t              issuer_url;
+    ngx_array_t           *rl_exempt;
+    ngx_flag_t             rl_set;
     ngx_array_t           *allow_names;
     ngx_array_t           *deny_names;
     ngx_array_t           *allow_ips;
@@ -84,6 +86,8 @@ static char *ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_acme_server_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_acme_server_rate_limit(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 /* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
@@ -266,6 +270,20 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       offsetof(ngx_http_acme_server_loc_conf_t, issuer_url),
       NULL },
 
+    { ngx_string("acme_server_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE23,
+      ngx_http_acme_server_rate_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("acme_server_rate_limit_exempt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, rl_exempt),
+      NULL },
+
     { ngx_string("acme_server_allow_names"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_acme_server_list,
@@ -338,6 +356,23 @@ ngx_module_t  ngx_http_acme_server_module = {
 
 static ngx_str_t  ngx_http_acme_server_jose =
     ngx_string("application/jose+json");
+
+
+static char *
+ngx_http_acme_server_cstr_r(ngx_http_request_t *r, ngx_str_t *s)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, s->len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s->data, s->len);
+    p[s->len] = '\0';
+
+    return (char *) p;
+}
 
 
 static ngx_int_t
@@ -521,6 +556,8 @@ ngx_http_acme_server_body_handler(ngx_http_request_t *r)
 
     ctx->req.base_url = (char *) base.data;
     ctx->req.base_len = base.len;
+    ctx->req.client_ip = ngx_http_acme_server_cstr_r(r,
+                                                 &r->connection->addr_text);
     ctx->req.path = (char *) r->uri.data + alcf->location.len;
     ctx->req.path_len = r->uri.len - alcf->location.len;
 
@@ -839,6 +876,7 @@ ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
     conf->max_body = NGX_CONF_UNSET_SIZE;
     conf->eab = NGX_CONF_UNSET_UINT;
     conf->require_contact = NGX_CONF_UNSET;
+    conf->rl_exempt = NGX_CONF_UNSET_PTR;
     conf->allow_names = NGX_CONF_UNSET_PTR;
     conf->deny_names = NGX_CONF_UNSET_PTR;
     conf->allow_ips = NGX_CONF_UNSET_PTR;
@@ -1090,7 +1128,18 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "");
     ngx_conf_merge_str_value(conf->crl_url, prev->crl_url, "");
     ngx_conf_merge_str_value(conf->issuer_url, prev->issuer_url, "");
+    ngx_conf_merge_ptr_value(conf->rl_exempt, prev->rl_exempt, NULL);
     ngx_conf_merge_ptr_value(conf->allow_names, prev->allow_names, NULL);
+
+    /* rate limits are inherited as a whole: a level that sets any of them
+     * sets all of them */
+    if (!conf->rl_set && prev->rl_set) {
+        ngx_memcpy(conf->srv.rate, prev->srv.rate, sizeof(conf->srv.rate));
+        conf->srv.max_pending_authz = prev->srv.max_pending_authz;
+        conf->srv.max_failed_validations = prev->srv.max_failed_validations;
+        conf->srv.failed_window = prev->srv.failed_window;
+        conf->rl_set = 1;
+    }
     ngx_conf_merge_ptr_value(conf->deny_names, prev->deny_names, NULL);
     ngx_conf_merge_ptr_value(conf->allow_ips, prev->allow_ips, NULL);
     ngx_conf_merge_ptr_value(conf->deny_ips, prev->deny_ips, NULL);
@@ -1278,7 +1327,13 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_acme_server_policy(cf, conf) != NGX_CONF_OK) {
+    if (ngx_http_acme_server_policy(cf, conf) != NGX_CONF_OK
+        || ngx_http_acme_server_cidrs(cf, conf->rl_exempt,
+                                      "acme_server_rate_limit_exempt",
+                                      &srv->rl_exempt_ips,
+                                      &srv->rl_nexempt_ips)
+           != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -1359,4 +1414,114 @@ ngx_http_acme_server_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * acme_server_rate_limit NAME RATE [burst=N];
+ *   new_accounts_per_ip, new_orders_per_account, certificates_per_domain:
+ *       RATE is "Nr/s", "Nr/m", "Nr/h" or "Nr/d" (GCRA in Redis), burst
+ *       defaults to N;
+ *   failed_validations_per_identifier: at most N failures per period;
+ *   pending_authorizations_per_account: RATE is a plain count.
+ */
+static char *
+ngx_http_acme_server_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_acme_server_loc_conf_t *alcf = conf;
+
+    u_char           *p, *last;
+    ngx_int_t         n, burst, period, which;
+    ngx_str_t        *value;
+    acme_srv_rate_t  *rate;
+
+    static const char  *gcra[] = {
+        "new_accounts_per_ip", "new_orders_per_account",
+        "certificates_per_domain", NULL
+    };
+
+    value = cf->args->elts;
+    alcf->rl_set = 1;
+
+    if (value[1].len == 34
+        && ngx_strncmp(value[1].data, "pending_authorizations_per_account",
+                       34) == 0)
+    {
+        n = ngx_atoi(value[2].data, value[2].len);
+        if (n == NGX_ERROR || cf->args->nelts != 3) {
+            return "takes a count: pending_authorizations_per_account N";
+        }
+
+        alcf->srv.max_pending_authz = n;
+        return NGX_CONF_OK;
+    }
+
+    /* "Nr/unit" */
+    last = value[2].data + value[2].len;
+    p = ngx_strlchr(value[2].data, last, 'r');
+
+    if (p == NULL || p + 3 != last || p[1] != '/') {
+        return "needs a rate such as \"10r/m\"";
+    }
+
+    n = ngx_atoi(value[2].data, p - value[2].data);
+
+    switch (p[2]) {
+    case 's': period = 1000; break;
+    case 'm': period = 60 * 1000; break;
+    case 'h': period = 3600 * 1000; break;
+    case 'd': period = 86400 * 1000; break;
+    default: period = 0;
+    }
+
+    if (n == NGX_ERROR || n == 0 || period == 0) {
+        return "needs a rate such as \"10r/m\" (units s, m, h, d)";
+    }
+
+    burst = n;
+
+    if (cf->args->nelts == 4) {
+        if (value[3].len <= 6
+            || ngx_strncmp(value[3].data, "burst=", 6) != 0
+            || (burst = ngx_atoi(value[3].data + 6, value[3].len - 6))
+               == NGX_ERROR
+            || burst == 0)
+        {
+            return "takes \"burst=N\" with N >= 1";
+        }
+    }
+
+    if (value[1].len == 33
+        && ngx_strncmp(value[1].data, "failed_validations_per_identifier",
+                       33) == 0)
+    {
+        alcf->srv.max_failed_validations = n;
+        alcf->srv.failed_window = (int) (period / 1000);
+        return NGX_CONF_OK;
+    }
+
+    for (which = 0; gcra[which]; which++) {
+        if (value[1].len == ngx_strlen(gcra[which])
+            && ngx_strncmp(value[1].data, gcra[which], value[1].len) == 0)
+        {
+            rate = &alcf->srv.rate[which];
+            rate->interval_ms = period / n;
+            rate->burst = burst;
+
+            if (rate->interval_ms == 0) {
+                return "is faster than one request per millisecond";
+            }
+
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown rate limit \"%V\": use new_accounts_per_ip, "
+                       "new_orders_per_account, certificates_per_domain, "
+                       "failed_validations_per_identifier or "
+                       "pending_authorizations_per_account", &value[1]);
+
+    return NGX_CONF_ERROR;
 }

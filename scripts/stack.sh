@@ -112,6 +112,7 @@ write_env() {
         echo "ACMEPORT='$ACMEPORT'"
         echo "ACMEHTTPPORT='$ACMEHTTPPORT'"
         echo "HTTP01PORT='$HTTP01PORT'"
+        echo "TLSALPN01PORT='$TLSALPN01PORT'"
         echo "ACME_DB_CONNINFO='$CONNINFO'"
         echo "ACME_REDIS='127.0.0.1:$REDISPORT'"
         echo "ACME_DNS_SERVER='127.0.0.1:$DNSPORT'"
@@ -310,6 +311,9 @@ ns1 IN A   127.0.0.1
 @   IN A   127.0.0.1
 www IN A   127.0.0.1
 *   IN A   127.0.0.1
+; RFC 8659: the validator checks CAA for the identities in its config
+@   IN CAA 0 issue "acme.example.test"
+@   IN CAA 0 issuewild "acme.example.test"
 EOF
     (umask 077
      printf 'hmac-sha256:acme-key:%s\n' "$TSIG_SECRET" > "$d/tsig.key"
@@ -382,6 +386,9 @@ database = $CONNINFO
 redis = 127.0.0.1:$REDISPORT
 resolver = 127.0.0.1:$DNSPORT
 http01_port = $HTTP01PORT
+tls_alpn01_port = $TLSALPN01PORT
+caa_identities = acme.example.test
+account_uri_prefix = https://127.0.0.1:$ACMEPORT/acme/acct/
 allow_private_addresses = yes
 workers = 4
 timeout = 5
@@ -417,9 +424,9 @@ cmd_up() {
     wipe_dir
 
     local ports
-    ports=$(stk_pick_ports 6)
+    ports=$(stk_pick_ports 7)
     read -r PGPORT REDISPORT DNSPORT ACMEPORT ACMEHTTPPORT HTTP01PORT \
-        <<< "$ports"
+        TLSALPN01PORT <<< "$ports"
     CONNINFO="host=127.0.0.1 port=$PGPORT dbname=acme user=postgres"
     TSIG_SECRET=
     write_env
@@ -448,6 +455,7 @@ stack up in $DIR
   DNS server       127.0.0.1:$DNSPORT (zone example.test, TSIG acme-key:
                    $DIR/dns/nsupdate.key)
   http-01 port     $HTTP01PORT (clients answer challenges on 127.0.0.1 here)
+  tls-alpn-01 port $TLSALPN01PORT
   listener TLS CA  $DIR/tls/minica.pem (REQUESTS_CA_BUNDLE,
                    LEGO_CA_CERTIFICATES)
   issuing CA       $DIR/ca/ca.pem

@@ -2,7 +2,8 @@
 # scripts/test.sh: everything CI runs (make test builds first).
 #   1. unit tests: every build/t/test_* binary
 #   2. a private stack in a temporary directory (stopped on exit)
-#   3. protocol tests: /usr/bin/python3 -m pytest -q t/protocol
+#   3. protocol tests: /usr/bin/python3 -m pytest -q t/protocol, then
+#      the acme-server-admin tests: the same with t/admin
 #   4. interop tests: t/interop/*.sh against the same stack
 #   5. nginx -t on every conf/examples/*.conf
 #   6. scripts/check-style.sh
@@ -112,6 +113,40 @@ if [ $stack_ok = 1 ]; then
     fi
 else
     result "protocol (pytest t/protocol)" FAIL "no stack"
+fi
+
+echo
+echo "== acme-server-admin tests (pytest)"
+if [ $stack_ok = 1 ]; then
+    # shellcheck disable=SC2086
+    if timeout "$STEP_TIMEOUT" env -u REQUESTS_CA_BUNDLE \
+           -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
+           /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+           ${PYTEST_ARGS:-} t/admin
+    then
+        result "admin (pytest t/admin)" ok
+    else
+        result "admin (pytest t/admin)" FAIL
+    fi
+else
+    result "admin (pytest t/admin)" FAIL "no stack"
+fi
+
+# the validator's own black-box tests: its own Redis and validator process
+# against the stack's PostgreSQL and knot (t/validator/conftest.py)
+echo
+echo "== validator tests (pytest)"
+if [ $stack_ok = 1 ]; then
+    if timeout "$STEP_TIMEOUT" env -u REQUESTS_CA_BUNDLE \
+           -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
+           /usr/bin/python3 -m pytest -q -p no:cacheprovider t/validator
+    then
+        result "validator (pytest t/validator)" ok
+    else
+        result "validator (pytest t/validator)" FAIL
+    fi
+else
+    result "validator (pytest t/validator)" FAIL "no stack"
 fi
 
 # --- 4. interop ------------------------------------------------------------

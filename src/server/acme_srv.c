@@ -295,7 +295,13 @@ acme_srv_resp_problem(acme_srv_resp_t *resp, const acme_problem_t *p)
     acme_srv_resp_clear(resp);
 
     resp->status = acme_problem_status(p);
-    resp->retry_after = (resp->status == 503) ? 5 : 0;
+    /* RFC 8555 6.6: rateLimited (and an outage's 503) say when to retry */
+    if (resp->status == 503 && resp->retry_after == 0) {
+        resp->retry_after = 5;
+
+    } else if (resp->status != 429 && resp->status != 503) {
+        resp->retry_after = 0;
+    }
     resp->content_type = "application/problem+json";
     resp->body = acme_problem_json(p);
     resp->body_len = resp->body ? strlen(resp->body) : 0;
@@ -714,6 +720,115 @@ acme_srv_account_reply(acme_srv_ctx_t *ctx, int status,
 }
 
 
+static const char  *acme_srv_rl_names[] = {
+    "new_accounts_per_ip", "new_orders_per_account",
+    "certificates_per_domain"
+};
+
+
+static int
+acme_srv_rl_exempt(acme_srv_ctx_t *ctx)
+{
+    acme_policy_t  pol;
+
+    if (ctx->conf->rl_nexempt_ips == 0 || ctx->req->client_ip == NULL) {
+        return 0;
+    }
+
+    memset(&pol, 0, sizeof(pol));
+    pol.allow_ips = ctx->conf->rl_exempt_ips;
+    pol.nallow_ips = ctx->conf->rl_nexempt_ips;
+
+    return acme_policy_ip_allowed(&pol, ctx->req->client_ip);
+}
+
+
+/*
+ * Spends one request of limit `which` from each subject's bucket, all or
+ * nothing (one Redis round trip).  A refusal is rateLimited with
+ * Retry-After (RFC 8555 6.6).
+ */
+static int
+acme_srv_rate_limit(acme_srv_ctx_t *ctx, int which,
+    const char *const *subjects, size_t n)
+{
+    int                   rc;
+    char                  keys[16][512];
+    size_t                i, denied;
+    long long             retry_ms, now_ms;
+    struct timespec       ts;
+    acme_redis_bucket_t   b[16];
+    const acme_srv_rate_t *rate;
+
+    rate = &ctx->conf->rate[which];
+
+    if (rate->interval_ms == 0 || n == 0 || acme_srv_rl_exempt(ctx)) {
+        return ACME_OK;
+    }
+
+    if (n > 16) {
+        n = 16;
+    }
+
+    for (i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "acme:rl:%s:%s:%s",
+                 ctx->conf->ca_name, acme_srv_rl_names[which], subjects[i]);
+        b[i].key = keys[i];
+        b[i].interval_ms = rate->interval_ms;
+        b[i].burst = rate->burst;
+    }
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    rc = acme_redis_gcra(ctx->rd, b, n, now_ms, &denied, &retry_ms);
+
+    if (rc == ACME_CONFLICT) {
+        ctx->resp->retry_after = (int) ((retry_ms + 999) / 1000);
+        if (ctx->resp->retry_after < 1) {
+            ctx->resp->retry_after = 1;
+        }
+
+        return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
+                                "rate limit %s exceeded for %s; retry in %d "
+                                "s", acme_srv_rl_names[which],
+                                subjects[denied], ctx->resp->retry_after);
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "rate limit: %s",
+                                 acme_redis_errmsg(ctx->rd));
+    }
+
+    return ACME_OK;
+}
+
+
+/* the registered domain, approximated as the last two labels (no public
+ * suffix list): the subject of certificates_per_domain */
+static const char *
+acme_srv_reg_domain(const char *name)
+{
+    const char  *p, *last, *prev;
+
+    if (name[0] == '*' && name[1] == '.') {
+        name += 2;
+    }
+
+    last = NULL;
+    prev = NULL;
+
+    for (p = name; *p; p++) {
+        if (*p == '.') {
+            prev = last;
+            last = p;
+        }
+    }
+
+    return prev ? prev + 1 : name;
+}
+
+
 /*
  * RFC 8555 7.3.4: checks the newAccount's externalAccountBinding against
  * the CA's policy and its key; kid receives the EAB key id to bind, or ""
@@ -806,6 +921,7 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     char            *contact;
     char             id[ACME_ID_LEN + 1];
     char             eab_kid[ACME_EAB_KID_MAX + 1];
+    const char      *subject;
     json_t          *v;
     acme_account_t   a;
 
@@ -871,6 +987,15 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     }
 
     if (acme_srv_contact(ctx, v ? v : json_array(), &contact) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    subject = ctx->req->client_ip ? ctx->req->client_ip : "unknown";
+
+    if (acme_srv_rate_limit(ctx, ACME_SRV_RL_NEW_ACCOUNT, &subject, 1)
+        != ACME_OK)
+    {
+        free(contact);
         return ACME_ERROR;
     }
 
@@ -1151,6 +1276,67 @@ acme_srv_order_ident(acme_srv_ctx_t *ctx, json_t *v, const char **type,
 }
 
 
+/* newOrder's limits: pending authorizations, failed validations of each
+ * identifier (both counted in PostgreSQL) and the order rate */
+static int
+acme_srv_order_limits(acme_srv_ctx_t *ctx, const char *const *types,
+    char (*names)[ACME_DNS_NAME_MAX + 1], const int *wild, size_t n)
+{
+    size_t       i;
+    long long    count;
+    const char  *subject;
+
+    if (acme_srv_rl_exempt(ctx)) {
+        return ACME_OK;
+    }
+
+    if (ctx->conf->max_pending_authz) {
+        if (acme_pg_account_pending_authz(ctx->pg, ctx->acct.id, &count)
+            != ACME_OK)
+        {
+            return acme_srv_internal(ctx, "pending authorizations: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        if (count + (long long) n > ctx->conf->max_pending_authz) {
+            ctx->resp->retry_after = 60;
+            return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
+                                    "rate limit "
+                                    "pending_authorizations_per_account: "
+                                    "%lld pending, at most %lld", count,
+                                    ctx->conf->max_pending_authz);
+        }
+    }
+
+    for (i = 0; ctx->conf->max_failed_validations && i < n; i++) {
+        if (acme_pg_account_failed_validations(ctx->pg, ctx->acct.id,
+                                               types[i],
+                                               wild[i] ? names[i] + 2
+                                                       : names[i],
+                                               ctx->conf->failed_window,
+                                               &count)
+            != ACME_OK)
+        {
+            return acme_srv_internal(ctx, "failed validations: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        if (count >= ctx->conf->max_failed_validations) {
+            ctx->resp->retry_after = ctx->conf->failed_window;
+            return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
+                                    "rate limit "
+                                    "failed_validations_per_identifier: %lld "
+                                    "failed validations of \"%s\" in %d s",
+                                    count, names[i], ctx->conf->failed_window);
+        }
+    }
+
+    subject = ctx->acct.public_id;
+
+    return acme_srv_rate_limit(ctx, ACME_SRV_RL_NEW_ORDER, &subject, 1);
+}
+
+
 /* RFC 8555 7.4 */
 static int
 acme_srv_new_order(acme_srv_ctx_t *ctx)
@@ -1230,6 +1416,23 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
         json_array_append_new(out, json_pack("{s:s, s:s}", "type", types[n],
                                              "value", names[n]));
         n++;
+    }
+
+    json_decref(out);
+    out = NULL;
+
+    if (acme_srv_order_limits(ctx, types, names, wild, n) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    out = json_array();
+    if (out == NULL) {
+        return acme_srv_internal(ctx, "out of memory");
+    }
+
+    for (i = 0; i < n; i++) {
+        json_array_append_new(out, json_pack("{s:s, s:s}", "type", types[i],
+                                             "value", names[i]));
     }
 
     now = time(NULL);
@@ -1464,6 +1667,8 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
     X509_REQ      *req;
     acme_order_t   o;
     unsigned char *der;
+    size_t         j, nd;
+    const char    *d, *domains[16];
     const char    *names[ACME_SRV_MAX_IDENTIFIERS];
     const char    *types[ACME_SRV_MAX_IDENTIFIERS];
 
@@ -1515,6 +1720,31 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
 
     if (acme_csr_check_idents(der, der_len, types, names, n, ctx->key,
                               ctx->conf->key_types, &req, &ctx->prob)
+        != ACME_OK)
+    {
+        goto done;
+    }
+
+    /* certificates_per_domain: one bucket per registered domain */
+    nd = 0;
+
+    for (i = 0; i < n && nd < 16; i++) {
+        if (strcmp(types[i], "dns") != 0) {
+            continue;
+        }
+
+        d = acme_srv_reg_domain(names[i]);
+
+        for (j = 0; j < nd && strcmp(domains[j], d) != 0; j++) {
+            /* void */
+        }
+
+        if (j == nd) {
+            domains[nd++] = d;
+        }
+    }
+
+    if (acme_srv_rate_limit(ctx, ACME_SRV_RL_CERTIFICATE, domains, nd)
         != ACME_OK)
     {
         goto done;

@@ -34,6 +34,20 @@
 #define ACME_SRV_EAB_REQUIRED     2
 
 
+/* rate limits (issue 5; DESIGN.md "Policy, rate limits and reload") */
+enum {
+    ACME_SRV_RL_NEW_ACCOUNT = 0,      /* new accounts per client IP */
+    ACME_SRV_RL_NEW_ORDER,            /* new orders per account */
+    ACME_SRV_RL_CERTIFICATE,          /* certificates per domain */
+    ACME_SRV_RL_GCRA_MAX
+};
+
+typedef struct {
+    long long       interval_ms;     /* GCRA emission interval; 0: off */
+    long long       burst;
+} acme_srv_rate_t;
+
+
 /* one CA: everything an "acme_server on;" location configures.  Owned by
  * the glue (configuration pool); read-only while requests run. */
 typedef struct {
@@ -60,6 +74,12 @@ typedef struct {
     const char     *tos_url;         /* terms of service URL or NULL */
     int             require_contact; /* newAccount needs a contact */
     int             eab;             /* ACME_SRV_EAB_* */
+    acme_srv_rate_t rate[ACME_SRV_RL_GCRA_MAX];
+    long long       max_pending_authz;      /* per account; 0: off */
+    long long       max_failed_validations; /* per identifier; 0: off */
+    int             failed_window;          /* seconds */
+    const acme_cidr_t  *rl_exempt_ips;
+    size_t              rl_nexempt_ips;
     int             timeout_ms;      /* Redis command timeout */
 } acme_srv_conf_t;
 
@@ -70,6 +90,7 @@ typedef struct {
     size_t          path_len;
     const char     *body;
     size_t          body_len;
+    const char     *client_ip;       /* text, NUL-terminated */
 } acme_srv_req_t;
 
 #define ACME_SRV_URL_MAX  1024
@@ -103,8 +124,8 @@ void acme_srv_handle_post(const acme_srv_conf_t *conf,
 /*
  * acme_srv_directory(): the RFC 8555 7.1.1 directory object of the CA conf
  * for base_url (len bytes), with "meta" (termsOfService,
- * externalAccountRequired), as a new malloc'ed NUL-terminated JSON string (caller
- * frees), NULL on allocation failure.
+ * externalAccountRequired), as a new malloc'ed NUL-terminated JSON string
+ * (caller frees), NULL on allocation failure.
  */
 char *acme_srv_directory(const acme_srv_conf_t *conf, const char *base_url,
     size_t len);

@@ -586,6 +586,66 @@ acme_pg_account_orders(acme_pg_t *pg, int64_t account_id, const char *cursor,
 }
 
 
+static int
+acme_pg_count(acme_pg_t *pg, const char *sql, int n, const char *const *params,
+    long long *count)
+{
+    PGresult  *res;
+
+    res = acme_pg_run(pg, sql, n, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_account_pending_authz(acme_pg_t *pg, int64_t account_id,
+    long long *count)
+{
+    char         acct[32];
+    const char  *params[1];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    params[0] = acct;
+
+    return acme_pg_count(pg, "SELECT count(*) FROM authorizations "
+                             "WHERE account_id = $1 AND status = 'pending' "
+                             "AND expires > now()", 1, params, count);
+}
+
+
+int
+acme_pg_account_failed_validations(acme_pg_t *pg, int64_t account_id,
+    const char *type, const char *value, int window, long long *count)
+{
+    char         acct[32], win[32];
+    const char  *params[4];
+
+    snprintf(acct, sizeof(acct), "%" PRId64, account_id);
+    snprintf(win, sizeof(win), "%d", window);
+    params[0] = acct;
+    params[1] = type;
+    params[2] = value;
+    params[3] = win;
+
+    return acme_pg_count(pg, "SELECT count(*) FROM challenges c "
+                             "JOIN authorizations a "
+                             "ON a.id = c.authorization_id "
+                             "WHERE a.account_id = $1 "
+                             "AND a.identifier_type = $2 "
+                             "AND a.identifier_value = $3 "
+                             "AND c.status = 'invalid' AND c.updated_at > "
+                             "now() - make_interval(secs => $4)",
+                         4, params, count);
+}
+
+
 void
 acme_account_clear(acme_account_t *a)
 {

@@ -158,6 +158,13 @@ void acme_account_clear(acme_account_t *a);
 int acme_pg_account_orders(acme_pg_t *pg, int64_t account_id,
     const char *cursor, size_t limit, char ***ids, size_t *n);
 
+/* rate-limit counts: the account's pending, unexpired authorizations;
+ * its failed validations of one identifier in the last window seconds */
+int acme_pg_account_pending_authz(acme_pg_t *pg, int64_t account_id,
+    long long *count);
+int acme_pg_account_failed_validations(acme_pg_t *pg, int64_t account_id,
+    const char *type, const char *value, int window, long long *count);
+
 /* Orders (RFC 8555 7.4): order, its authorizations and challenges in one
  * transaction.  A valid authorization of the account for the same
  * identifier with an hour or more left is linked instead of a new one

@@ -42,6 +42,28 @@ static const char  acme_redis_spend_lua[] =
     "return 0";
 
 
+/*
+ * GCRA over several buckets (KEYS), all or nothing.  ARGV[1] now in ms,
+ * then per bucket its emission interval T and burst B.  A bucket's value
+ * is its theoretical arrival time (TAT); one more request is allowed when
+ * max(TAT, now) + T - now <= T * B.  Returns {0, 0} or {index, retry_ms}.
+ */
+static const char  acme_redis_gcra_lua[] =
+    "local now = tonumber(ARGV[1]) local tats = {} "
+    "for i = 1, #KEYS do "
+    "  local t = tonumber(ARGV[2 * i]) local b = tonumber(ARGV[2 * i + 1]) "
+    "  local tat = tonumber(redis.call('GET', KEYS[i]) or now) "
+    "  if tat < now then tat = now end "
+    "  local new = tat + t "
+    "  if new - now > t * b then return {i, new - now - t * b} end "
+    "  tats[i] = new "
+    "end "
+    "for i = 1, #KEYS do "
+    "  redis.call('SET', KEYS[i], tats[i], 'PX', tats[i] - now + 1000) "
+    "end "
+    "return {0, 0}";
+
+
 static struct timeval
 acme_redis_tv(int ms)
 {
@@ -197,6 +219,78 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
 
     rc = (r->integer == 1) ? ACME_OK
          : (r->integer == 0) ? ACME_CONFLICT : ACME_NOT_FOUND;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+int
+acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b, size_t n,
+    long long now_ms, size_t *denied, long long *retry_ms)
+{
+    int          rc, argc;
+    char         nums[1 + 2 * 16][24];
+    size_t       i, lens[3 + 3 * 16];
+    redisReply  *r;
+    const char  *argv[3 + 3 * 16];
+
+    if (n == 0) {
+        return ACME_OK;
+    }
+
+    if (n > 16 || acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = acme_redis_gcra_lua;
+    snprintf(nums[0], sizeof(nums[0]), "%zu", n);
+    argv[argc++] = nums[0];
+
+    for (i = 0; i < n; i++) {
+        argv[argc++] = b[i].key;
+    }
+
+    snprintf(nums[1], sizeof(nums[1]), "%lld", now_ms);
+    argv[argc++] = nums[1];
+
+    for (i = 0; i < n; i++) {
+        snprintf(nums[2 + 2 * i], sizeof(nums[0]), "%lld",
+                 b[i].interval_ms);
+        snprintf(nums[3 + 2 * i], sizeof(nums[0]), "%lld", b[i].burst);
+        argv[argc++] = nums[2 + 2 * i];
+        argv[argc++] = nums[3 + 2 * i];
+    }
+
+    for (i = 0; i < (size_t) argc; i++) {
+        lens[i] = strlen(argv[i]);
+    }
+
+    r = redisCommandArgv(rd->ctx, argc, argv, lens);
+    r = acme_redis_check(rd, r, "rate limit");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        snprintf(rd->err, sizeof(rd->err), "rate limit: unexpected reply");
+        freeReplyObject(r);
+        return ACME_ERROR;
+    }
+
+    rc = ACME_OK;
+
+    if (r->element[0]->integer > 0) {
+        *denied = (size_t) r->element[0]->integer - 1;
+        *retry_ms = r->element[1]->integer;
+        rc = ACME_CONFLICT;
+    }
+
     freeReplyObject(r);
 
     return rc;

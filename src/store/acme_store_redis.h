@@ -53,6 +53,24 @@ const char *acme_redis_errmsg(acme_redis_t *rd);
 int acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
     time_t minted, int ttl, time_t now);
 
+/* one GCRA bucket of a rate limit (DESIGN.md "Policy, rate limits") */
+typedef struct {
+    const char  *key;            /* e.g. "acme:rl:new_order:<account>" */
+    long long    interval_ms;    /* emission interval: period / rate */
+    long long    burst;          /* requests allowed at once, >= 1 */
+} acme_redis_bucket_t;
+
+/*
+ * acme_redis_gcra(): checks every bucket and, only if all allow one more
+ * request, spends one from each, in one atomic script call (one round
+ * trip).  Returns ACME_OK (allowed), ACME_CONFLICT (refused: *denied is
+ * the index of the first full bucket and *retry_ms when it allows again)
+ * or ACME_ERROR.  Bucket state expires with the bucket, so an idle bucket
+ * costs nothing; changing interval or burst applies at once.
+ */
+int acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b,
+    size_t n, long long now_ms, size_t *denied, long long *retry_ms);
+
 /* XADD one validation job (DESIGN.md "Validation") */
 int acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id);
 
