@@ -32,6 +32,9 @@ static int acmev_worker_check(const acme_pg_job_t *job, acme_problem_t *prob,
     char **record);
 static int acmev_worker_record_add(char **record, const char *add);
 static void acmev_worker_reclaim(acmev_worker_t *w);
+
+/* seconds an order may stay "processing" before recovery fails it */
+#define ACMEV_ORDER_RECOVER_AGE  120
 static void acmev_worker_sleep(acmev_worker_t *w, int ms);
 static long acmev_worker_now(void);
 
@@ -408,7 +411,8 @@ acmev_worker_record_add(char **record, const char *add)
  * than reclaim_idle (a validator died or lost PostgreSQL) and run them;
  * then re-enqueue challenges in "processing" for longer than twice that,
  * whose jobs Redis lost.  A duplicate job is harmless: results are
- * idempotent and a finished challenge is only acknowledged.
+ * idempotent and a finished challenge is only acknowledged.  Last, fail
+ * orders interrupted in "processing" (acme_pg_orders_recover()).
  */
 static void
 acmev_worker_reclaim(acmev_worker_t *w)
@@ -470,6 +474,21 @@ acmev_worker_reclaim(acmev_worker_t *w)
     }
 
     acme_pg_strv_free(ids, n);
+
+    /* orders left "processing" by a crash between reserving a serial and
+     * storing its certificate (finalize takes well under a second) */
+    if (acme_pg_orders_recover(w->pg, ACMEV_ORDER_RECOVER_AGE, &n)
+        != ACME_OK)
+    {
+        acmev_log(LOG_ERR, "worker %d: order recovery: postgresql: %s",
+                  w->index, acme_pg_errmsg(w->pg));
+        return;
+    }
+
+    if (n) {
+        acmev_log(LOG_NOTICE, "recovery: %zu order(s) interrupted in "
+                  "processing set invalid", n);
+    }
 }
 
 
