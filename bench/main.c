@@ -189,7 +189,8 @@ main(int argc, char **argv)
     o.retry_after_cap = 10;
     o.mode = ACMEB_MODE_NONCE;
 
-    while ((ch = getopt_long(argc, argv, "h", acmeb_options, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:C:m:c:t:D:n:H:o:j:l:p:s:P:R:Ivh",
+                             acmeb_options, NULL)) != -1) {
         switch (ch) {
         case 'd': o.directory = optarg; break;
         case 'C': o.cacert = optarg; break;

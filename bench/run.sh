@@ -134,15 +134,35 @@ EOF
         -dns01 "127.0.0.1:$CTS_DNS" -http01 "" -https01 "" -tlsalpn01 "" \
         -management "127.0.0.1:$CTS_MGMT" > "$d/challtestsrv.log" 2>&1 &
     CTS_PID=$!
+    run_pebble
+}
+
+# pebble itself; also used to restart it after it deadlocked (issue 7:
+# it does within seconds at c >= 8), so that later runs measure it again
+run_pebble() {
+    local d=$T/pebble
     PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
         pebble -config "$d/pebble-config.json" \
-        -dnsserver "127.0.0.1:$CTS_DNS" > "$d/pebble.log" 2>&1 &
+        -dnsserver "127.0.0.1:$CTS_DNS" >> "$d/pebble.log" 2>&1 &
     PEBBLE_PID=$!
     PEBBLE_DIR="https://127.0.0.1:$PEBBLE_PORT/dir"
     PEBBLE_CA=$d/minica.pem
     stk_wait 20 pebble curl -sf --cacert "$PEBBLE_CA" -o /dev/null \
         "$PEBBLE_DIR" || { stk_tail "$d/pebble.log"; die "pebble"; }
     PEBBLE_PIDS="$PEBBLE_PID,$CTS_PID"
+}
+
+restart_pebble() {
+    local i
+    log "restarting pebble (pid $PEBBLE_PID) after a stalled run"
+    kill "$PEBBLE_PID" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        kill -0 "$PEBBLE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$PEBBLE_PID" 2>/dev/null || true
+    wait "$PEBBLE_PID" 2>/dev/null || true
+    run_pebble
 }
 
 # a bare nginx, same worker count and TLS set-up as the stack's, with
@@ -230,6 +250,9 @@ r["exit"] = int(sys.argv[4])
 lines[-1] = json.dumps(r)
 open(path, "w").write("\n".join(lines) + "\n")
 EOF
+    if [ "$target" = pebble ] && [ $rc = 3 ]; then
+        STALLED_PEBBLE=1
+    fi
     python3 - "$T/runs.jsonl" <<'EOF' >&2
 import json, sys
 r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
@@ -239,6 +262,21 @@ print("%9.1f ops/s  p99 %8.1f ms  cpu %7.3f ms/op  err %d%s" % (
     r.get("ops_per_s", 0), t.get("p99", 0), s.get("cpu_ms_per_op", 0),
     r.get("errors", 0), "  STALLED" if r.get("stalled") else ""))
 EOF
+}
+
+# run_pair MODE CONC REP: ours and pebble, alternating who goes first
+run_pair() {
+    local mode=$1 c=$2 rep=$3
+    STALLED_PEBBLE=0
+    if (( (rep + c) % 2 )); then
+        run_one ours "$mode" "$c" "$rep"
+        run_one pebble "$mode" "$c" "$rep"
+    else
+        run_one pebble "$mode" "$c" "$rep"
+        run_one ours "$mode" "$c" "$rep"
+    fi
+    [ "$STALLED_PEBBLE" = 1 ] && restart_pebble
+    return 0
 }
 
 run_wrk() {
@@ -294,14 +332,7 @@ main() {
         case $mode in issue*) cs=$ISSUE_CONC ;; esac
         for c in $cs; do
             for ((rep = 1; rep <= REPS; rep++)); do
-                # alternate which server goes first
-                if (( (rep + c) % 2 )); then
-                    run_one ours "$mode" "$c" "$rep"
-                    run_one pebble "$mode" "$c" "$rep"
-                else
-                    run_one pebble "$mode" "$c" "$rep"
-                    run_one ours "$mode" "$c" "$rep"
-                fi
+                run_pair "$mode" "$c" "$rep"
                 case $mode in
                     nonce|directory) run_one nginx "$mode" "$c" "$rep" ;;
                 esac
