@@ -219,3 +219,145 @@ itp_logs() {
     stk_tail "$NGINX_ERROR_LOG" "${1:-30}"
     stk_tail "$VALIDATOR_LOG" "${1:-30}"
 }
+
+# --- DNS (knot in the stack, RFC 2136 updates signed with the TSIG key) ----
+
+ITP_DNS_NAMES=()
+
+# itp_nsupdate: sends the "update ..." lines read from stdin to the stack's
+# knot (zone example.test) signed with $NSUPDATE_KEY_FILE; output in
+# $work/nsupdate.out
+itp_nsupdate() {
+    {
+        echo "server 127.0.0.1 $DNSPORT"
+        echo "zone example.test"
+        cat
+        echo "send"
+    } | timeout 15 nsupdate -t 5 -k "$NSUPDATE_KEY_FILE" \
+        >> "$work/nsupdate.out" 2>&1
+}
+
+# itp_dns_add NAME TYPE RDATA: adds one record (TTL 10) and remembers NAME
+# for itp_dns_cleanup
+itp_dns_add() {
+    local name=$1 type=$2
+    shift 2
+    ITP_DNS_NAMES+=("$name")
+    echo "update add $name 10 $type $*" | itp_nsupdate
+}
+
+# itp_dns_cleanup: deletes every record at the names given to itp_dns_add
+# (and their _acme-challenge names)
+itp_dns_cleanup() {
+    local n
+    [ ${#ITP_DNS_NAMES[@]} = 0 ] && return 0
+    for n in "${ITP_DNS_NAMES[@]}"; do
+        echo "update delete $n"
+        echo "update delete _acme-challenge.$n"
+    done | itp_nsupdate
+    ITP_DNS_NAMES=()
+}
+
+# itp_dig NAME TYPE: the records the stack's DNS server answers, +short
+itp_dig() {
+    dig @127.0.0.1 -p "$DNSPORT" +time=2 +tries=2 +short "$1" "$2"
+}
+
+# --- lego with the stack's settings ----------------------------------------
+
+# itp_lego PATH LOG ARGS...: lego --server ... --path PATH ARGS, with the
+# listener CA trusted and lego's rfc2136 provider pointed at the stack's
+# knot (used when ARGS has --dns rfc2136, see ITP_LEGO_DNS); output
+# appended to LOG
+itp_lego() {
+    local path=$1 log=$2
+    shift 2
+    echo "=== lego $*" >> "$log"
+    env LEGO_CA_CERTIFICATES="$ACME_TLS_CA_BUNDLE" \
+        RFC2136_NAMESERVER="127.0.0.1:$DNSPORT" \
+        RFC2136_TSIG_KEY="$TSIG_KEY_NAME" \
+        RFC2136_TSIG_SECRET="$TSIG_SECRET" \
+        RFC2136_TSIG_ALGORITHM="$TSIG_ALGORITHM." \
+        RFC2136_TTL=10 RFC2136_PROPAGATION_TIMEOUT=20 \
+        RFC2136_POLLING_INTERVAL=1 RFC2136_SEQUENCE_INTERVAL=1 \
+        timeout 60 lego --server "$ACME_DIRECTORY_URL" --accept-tos \
+        --email admin@example.test --path "$path" --key-type ec256 \
+        "$@" >> "$log" 2>&1
+}
+
+# itp_lego_dns_flags: sets ITP_LEGO_DNS to lego's dns-01 flags for the
+# stack: the rfc2136 provider, the stack's DNS server for lego's lookups
+# (the zone's SOA), and --dns.disable-cp, since lego's propagation check
+# resolves the zone's NS names with the system resolver, which does not
+# know example.test (RECIPES 5). Without RFC2136_SEQUENCE_INTERVAL (set by
+# itp_lego) lego waits 60 s between names.
+itp_lego_dns_flags() {
+    # shellcheck disable=SC2034  # used by the sourcing scripts
+    ITP_LEGO_DNS=(--dns rfc2136 --dns.resolvers "127.0.0.1:$DNSPORT"
+                  --dns.disable-cp)
+}
+
+# itp_lego_account_uri PATH: the account URL lego registered under PATH
+itp_lego_account_uri() {
+    local f
+    f=$(find "$1/accounts" -name account.json 2>/dev/null | head -n1)
+    [ -n "$f" ] || return 1
+    /usr/bin/python3 -c '
+import json, sys
+print(json.load(open(sys.argv[1]))["registration"]["uri"])' "$f"
+}
+
+# --- certificates and the database -----------------------------------------
+
+# itp_cert_sans CERT: the certificate's subjectAltName entries, sorted, one
+# a line (DNS:name, IP Address:addr)
+itp_cert_sans() {
+    openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null \
+        | sed 1d | tr ',' '\n' | sed 's/^ *//; /^$/d' | LC_ALL=C sort
+}
+
+# itp_assert_sans WHAT CERT ENTRY...: the SANs are exactly ENTRY...
+# (e.g. DNS:*.example.test DNS:example.test)
+itp_assert_sans() {
+    local what=$1 cert=$2 got want
+    shift 2
+    got=$(itp_cert_sans "$cert")
+    want=$(printf '%s\n' "$@" | LC_ALL=C sort)
+    if [ "$got" = "$want" ]; then
+        ok "$what: SANs are exactly $*"
+    else
+        nok "$what: SANs are exactly $*"
+        echo "# got: $(tr '\n' ' ' <<< "$got")"
+    fi
+}
+
+# itp_db_cert_challenges SERIAL: for the order of the certificate SERIAL,
+# one line per challenge: IDENTIFIER|WILDCARD(t/f)|TYPE|STATUS, sorted
+itp_db_cert_challenges() {
+    psql "$ACME_DB_CONNINFO" -X -Atc "select a.identifier_value,
+        a.wildcard, c.type, c.status
+        from certificates ce
+        join order_authorizations oa on oa.order_id = ce.order_id
+        join authorizations a on a.id = oa.authorization_id
+        join challenges c on c.authorization_id = a.id
+        where ce.serial = '$1' order by 1, 2, 3" 2>&1
+}
+
+# itp_db_challenge_error NAME TYPE: sets ITP_CHALLENGE_ERROR to the error
+# (JSON, empty when none) of the newest TYPE challenge for the identifier
+# NAME and ITP_CHALLENGE_PROBLEM to its "type". Not in $(...): it sets
+# variables.
+itp_db_challenge_error() {
+    ITP_CHALLENGE_ERROR=$(psql "$ACME_DB_CONNINFO" -X -Atc "select
+        coalesce(c.error, '') from challenges c
+        join authorizations a on a.id = c.authorization_id
+        where a.identifier_value = '$1' and c.type = '$2'
+        order by c.id desc limit 1" 2>&1)
+    # shellcheck disable=SC2034  # used by the sourcing scripts
+    ITP_CHALLENGE_PROBLEM=$(/usr/bin/python3 -c '
+import json, sys
+try:
+    print(json.loads(sys.argv[1]).get("type", ""))
+except (ValueError, AttributeError):
+    print("")' "$ITP_CHALLENGE_ERROR")
+}
