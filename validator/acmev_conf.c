@@ -58,6 +58,7 @@ static int acmev_conf_caa_ids(acmev_conf_t *conf, const char *value,
     char *err, size_t errlen);
 static int acmev_conf_domain(const char *name, size_t len);
 static int acmev_conf_redis(acmev_conf_t *conf, char *err, size_t errlen);
+static int acmev_conf_listen(acmev_conf_t *conf, char *err, size_t errlen);
 static int acmev_conf_is_set(const acmev_conf_t *conf,
     const acmev_opt_t *opt);
 static char *acmev_conf_trim(char *s);
@@ -129,6 +130,13 @@ static const acmev_opt_t  acmev_opts[] = {
       "60", 1, 86400, ACMEV_OPT_RELOAD,
       "seconds after which a job left unacknowledged is claimed again; "
       "a challenge in processing for twice as long is queued again" },
+
+    { "metrics_listen", ACMEV_OPT_STR,
+      offsetof(acmev_conf_t, metrics_listen),
+      NULL, 0, 0, ACMEV_OPT_UNSET,
+      "ip:port or [ipv6]:port of the Prometheus endpoint (GET /metrics, "
+      "plain HTTP, no authentication: keep it on loopback or a private "
+      "network); unset or off: no endpoint" },
 };
 
 #define ACMEV_NOPTS  (sizeof(acmev_opts) / sizeof(acmev_opts[0]))
@@ -187,6 +195,7 @@ acmev_conf_free(acmev_conf_t *conf)
     free(conf->redis_host);
     free(conf->consumer);
     free(conf->account_uri_prefix);
+    free(conf->metrics_listen);
 
     for (i = 0; i < conf->ncaa_ids; i++) {
         free(conf->caa_ids[i]);
@@ -315,6 +324,11 @@ acmev_conf_check(acmev_conf_t *conf, char *err, size_t errlen)
     }
 
     rc = acmev_conf_redis(conf, err, errlen);
+    if (rc != ACMEV_OK) {
+        return rc;
+    }
+
+    rc = acmev_conf_listen(conf, err, errlen);
     if (rc != ACMEV_OK) {
         return rc;
     }
@@ -469,6 +483,10 @@ acmev_conf_reload(acmev_conf_t *next, const acmev_conf_t *cur)
     free(next->redis_host);
     next->redis_host = dup;
     next->redis_port = cur->redis_port;
+
+    /* derived from "metrics_listen", likewise kept */
+    next->metrics_addr = cur->metrics_addr;
+    next->metrics_addrlen = cur->metrics_addrlen;
 
     return ACMEV_OK;
 }
@@ -933,6 +951,98 @@ invalid:
 
     snprintf(err, errlen, "\"redis\" must be host:port, [ipv6]:port or "
              "/unix/socket/path, not \"%.64s\"", conf->redis);
+    return ACMEV_EINVAL;
+}
+
+
+/*
+ * "metrics_listen": an IP literal and a port, "127.0.0.1:9120" or
+ * "[::1]:9120"; no names, so that the address is known without DNS.
+ * "off" is the same as unset.
+ */
+static int
+acmev_conf_listen(acmev_conf_t *conf, char *err, size_t errlen)
+{
+    long                  port;
+    char                  addr[INET6_ADDRSTRLEN], *end;
+    size_t                n;
+    const char           *v, *p, *portstr;
+    struct sockaddr_in   *sin;
+    struct sockaddr_in6  *sin6;
+
+    memset(&conf->metrics_addr, 0, sizeof(conf->metrics_addr));
+    conf->metrics_addrlen = 0;
+
+    v = conf->metrics_listen;
+
+    if (v == NULL || strcasecmp(v, "off") == 0) {
+        return ACMEV_OK;
+    }
+
+    if (v[0] == '[') {
+        p = strchr(v, ']');
+        if (p == NULL || p[1] != ':') {
+            goto invalid;
+        }
+
+        v++;
+        n = p - v;
+        portstr = p + 2;
+
+    } else {
+        p = strchr(v, ':');
+        if (p == NULL || strchr(p + 1, ':') != NULL) {
+            goto invalid;       /* no port, or IPv6 without brackets */
+        }
+
+        n = p - v;
+        portstr = p + 1;
+    }
+
+    if (n == 0 || n >= sizeof(addr)) {
+        goto invalid;
+    }
+
+    memcpy(addr, v, n);
+    addr[n] = '\0';
+
+    errno = 0;
+    port = strtol(portstr, &end, 10);
+    if (errno != 0 || end == portstr || *end != '\0'
+        || port < 1 || port > 65535)
+    {
+        goto invalid;
+    }
+
+    if (conf->metrics_listen[0] != '[') {
+        sin = (struct sockaddr_in *) &conf->metrics_addr;
+
+        if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1) {
+            goto invalid;
+        }
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t) port);
+        conf->metrics_addrlen = sizeof(struct sockaddr_in);
+
+    } else {
+        sin6 = (struct sockaddr_in6 *) &conf->metrics_addr;
+
+        if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1) {
+            goto invalid;
+        }
+
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t) port);
+        conf->metrics_addrlen = sizeof(struct sockaddr_in6);
+    }
+
+    return ACMEV_OK;
+
+invalid:
+
+    snprintf(err, errlen, "\"metrics_listen\" must be ipv4:port or "
+             "[ipv6]:port, not \"%.64s\"", conf->metrics_listen);
     return ACMEV_EINVAL;
 }
 

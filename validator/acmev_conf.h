@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -49,6 +50,11 @@ typedef struct {
     int          log_level;      /* LOG_ERR .. LOG_DEBUG */
     char        *consumer;       /* Redis stream consumer name prefix */
     int          reclaim_idle;   /* seconds */
+    char        *metrics_listen; /* "ip:port", "[ipv6]:port"; NULL: off */
+
+    /* derived from metrics_listen; metrics_addrlen 0: no endpoint */
+    struct sockaddr_storage  metrics_addr;
+    socklen_t                metrics_addrlen;
 
     int          refs;           /* acmev_conf_acquire() references */
 } acmev_conf_t;
@@ -74,7 +80,8 @@ int acmev_conf_parse(acmev_conf_t *conf, const char *text, size_t len,
 
 /*
  * acmev_conf_check(): after parsing, checks required options and fills in
- * derived values (redis host and port, default consumer "hostname-pid").
+ * derived values (redis host and port, default consumer "hostname-pid",
+ * the metrics_listen socket address).
  * ACMEV_OK, ACMEV_EINVAL (err filled) or ACMEV_ENOMEM.
  */
 int acmev_conf_check(acmev_conf_t *conf, char *err, size_t errlen);
@@ -87,9 +94,9 @@ acmev_conf_t *acmev_conf_load(const char *path, char *err, size_t errlen);
 
 /*
  * acmev_conf_reload(): copies into next the options that cannot change at
- * run time (database, redis, workers, consumer) from cur, and logs a
- * warning for each one whose value differs.  Both borrowed.  ACMEV_OK or
- * ACMEV_ENOMEM.
+ * run time (database, redis, workers, consumer, metrics_listen) from cur,
+ * and logs a warning for each one whose value differs.  Both borrowed.
+ * ACMEV_OK or ACMEV_ENOMEM.
  */
 int acmev_conf_reload(acmev_conf_t *next, const acmev_conf_t *cur);
 

@@ -17,6 +17,7 @@
 #include "acmev_dns01.h"
 #include "acmev_tlsalpn01.h"
 #include "acmev_caa.h"
+#include "acmev_metrics.h"
 #include "acmev_worker.h"
 
 
@@ -37,6 +38,7 @@ static void acmev_worker_reclaim(acmev_worker_t *w);
 #define ACMEV_ORDER_RECOVER_AGE  120
 static void acmev_worker_sleep(acmev_worker_t *w, int ms);
 static long acmev_worker_now(void);
+static long long acmev_worker_us(void);
 
 
 int
@@ -127,6 +129,8 @@ acmev_worker_main(void *arg)
 
         if (!grouped) {
             if (acme_redis_group_create(w->rd) != ACME_OK) {
+                acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
+
                 /* log the first failure of a series, not every second */
                 acmev_log(down ? LOG_DEBUG : LOG_ERR, "worker %d: redis: %s",
                           w->index, acme_redis_errmsg(w->rd));
@@ -153,6 +157,7 @@ acmev_worker_main(void *arg)
         rc = acme_redis_job_read(w->rd, w->consumer, ACMEV_BLOCK_MS, jobs, 1,
                                  &n);
         if (rc != ACME_OK) {
+            acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
             acmev_log(down ? LOG_DEBUG : LOG_ERR, "worker %d: redis: %s",
                       w->index, acme_redis_errmsg(w->rd));
             down = 1;
@@ -165,6 +170,11 @@ acmev_worker_main(void *arg)
             acmev_log(LOG_NOTICE, "worker %d: redis reachable again",
                       w->index);
             down = 0;
+        }
+
+        /* new entries only: a reclaimed one is late by design */
+        if (n > 0) {
+            acmev_metrics_queue_lag(jobs[n - 1].entry_id);
         }
 
         /* a job read is ours: finish it even when asked to quit */
@@ -191,6 +201,7 @@ acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj)
 {
     int              rc;
     char            *record, *error;
+    long long        start;
     acme_pg_job_t    job;
     acme_problem_t   prob;
 
@@ -238,7 +249,19 @@ acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj)
 
     memset(&prob, 0, sizeof(acme_problem_t));
 
+    start = acmev_worker_us();
+
     rc = acmev_worker_check(&job, &prob, &record);
+
+    /* counted when decided, recorded or not: a retry is another check */
+    if (rc == ACMEV_OK || rc == ACMEV_EFAILED) {
+        acmev_metrics_validation(job.type,
+                                 rc == ACMEV_OK ? ACME_PROB_NONE : prob.type,
+                                 acmev_worker_us() - start);
+
+    } else {
+        acmev_metrics_error(ACMEV_METRICS_ERR_INTERNAL);
+    }
 
     if (rc == ACMEV_EFAILED) {
         error = acme_problem_json(&prob);
@@ -282,6 +305,7 @@ ack:
 
     /* only now is the result committed (or not needed) */
     if (acme_redis_job_ack(w->rd, rj->entry_id) != ACME_OK) {
+        acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
         acmev_log(LOG_WARNING, "worker %d: XACK %s: %s (it will be "
                   "reclaimed and found done)", w->index, rj->entry_id,
                   acme_redis_errmsg(w->rd));
@@ -292,6 +316,7 @@ ack:
 
 failed:
 
+    acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
     acmev_log(LOG_ERR, "worker %d: challenge %s: postgresql: %s, left "
               "unacknowledged", w->index, rj->chall_id,
               acme_pg_errmsg(w->pg));
@@ -433,10 +458,13 @@ acmev_worker_reclaim(acmev_worker_t *w)
                              ACMEV_RECLAIM_BATCH, &n)
         != ACME_OK)
     {
+        acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
         acmev_log(LOG_ERR, "worker %d: XAUTOCLAIM: %s", w->index,
                   acme_redis_errmsg(w->rd));
         return;
     }
+
+    acmev_metrics_add(ACMEV_METRICS_RECLAIMED, n);
 
     for (i = 0; i < n && !atomic_load(w->quit); i++) {
         acmev_log(LOG_INFO, "worker %d: reclaimed job %s (challenge %s)",
@@ -448,6 +476,7 @@ acmev_worker_reclaim(acmev_worker_t *w)
     }
 
     if (acme_pg_ensure(w->pg) != ACME_OK) {
+        acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
         return;
     }
 
@@ -457,6 +486,7 @@ acmev_worker_reclaim(acmev_worker_t *w)
     if (acme_pg_chall_stale(w->pg, 2 * idle, ACMEV_STALE_BATCH, &ids, &n)
         != ACME_OK)
     {
+        acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
         acmev_log(LOG_ERR, "worker %d: stale challenges: postgresql: %s",
                   w->index, acme_pg_errmsg(w->pg));
         return;
@@ -464,11 +494,13 @@ acmev_worker_reclaim(acmev_worker_t *w)
 
     for (i = 0; i < n; i++) {
         if (acme_redis_job_add(w->rd, ids[i]) != ACME_OK) {
+            acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
             acmev_log(LOG_ERR, "worker %d: XADD %s: %s", w->index, ids[i],
                       acme_redis_errmsg(w->rd));
             break;
         }
 
+        acmev_metrics_add(ACMEV_METRICS_REQUEUED, 1);
         acmev_log(LOG_NOTICE, "challenge %s stuck in processing, queued "
                   "again", ids[i]);
     }
@@ -480,10 +512,13 @@ acmev_worker_reclaim(acmev_worker_t *w)
     if (acme_pg_orders_recover(w->pg, ACMEV_ORDER_RECOVER_AGE, &n)
         != ACME_OK)
     {
+        acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
         acmev_log(LOG_ERR, "worker %d: order recovery: postgresql: %s",
                   w->index, acme_pg_errmsg(w->pg));
         return;
     }
+
+    acmev_metrics_add(ACMEV_METRICS_ORDERS_RECOVERED, n);
 
     if (n) {
         acmev_log(LOG_NOTICE, "recovery: %zu order(s) interrupted in "
@@ -515,4 +550,15 @@ acmev_worker_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return (long) ts.tv_sec;
+}
+
+
+static long long
+acmev_worker_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

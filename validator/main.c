@@ -24,6 +24,8 @@
 #include "acmev_conf.h"
 #include "acmev_http01.h"
 #include "acmev_worker.h"
+#include "acmev_metrics.h"
+#include "acmev_heartbeat.h"
 
 
 #define ACMEV_NAME  "acme-validator"
@@ -40,13 +42,14 @@ static atomic_int  acmev_quit;
 int
 main(int argc, char **argv)
 {
-    int              c, daemonize, test, sig, rc;
-    char             err[ACMEV_CONF_ERR_MAX], abspath[PATH_MAX];
-    size_t           i, nstarted;
-    sigset_t         set;
-    const char      *path, *pidfile;
-    acmev_conf_t    *conf;
-    acmev_worker_t  *workers;
+    int                 c, daemonize, test, sig, rc, hb_started;
+    char                err[ACMEV_CONF_ERR_MAX], abspath[PATH_MAX];
+    size_t              i, nstarted;
+    sigset_t            set;
+    const char         *path, *pidfile;
+    acmev_conf_t       *conf;
+    acmev_worker_t     *workers;
+    acmev_heartbeat_t   hb;
 
     path = ACMEV_CONF_DEFAULT_PATH;
     pidfile = NULL;
@@ -54,6 +57,7 @@ main(int argc, char **argv)
     test = 0;
     workers = NULL;
     nstarted = 0;
+    hb_started = 0;
     rc = 1;
 
     while ((c = getopt(argc, argv, "c:fdp:th")) != -1) {
@@ -152,6 +156,21 @@ main(int argc, char **argv)
 
     conf = acmev_conf_acquire();
 
+    /* before the workers: a port in use is a start-up error */
+    if (conf->metrics_addrlen != 0
+        && acmev_metrics_start((struct sockaddr *) &conf->metrics_addr,
+                               conf->metrics_addrlen, &acmev_quit)
+           != ACMEV_OK)
+    {
+        goto failed;
+    }
+
+    if (acmev_heartbeat_start(&hb, &acmev_quit) != ACMEV_OK) {
+        goto failed;
+    }
+
+    hb_started = 1;
+
     workers = calloc(conf->workers, sizeof(acmev_worker_t));
     if (workers == NULL) {
         acmev_log(LOG_ERR, "out of memory");
@@ -197,6 +216,12 @@ failed:
     for (i = 0; i < nstarted; i++) {
         acmev_worker_join(&workers[i]);
     }
+
+    if (hb_started) {
+        acmev_heartbeat_join(&hb);
+    }
+
+    acmev_metrics_join();
 
     free(workers);
     acmev_conf_release(conf);
@@ -311,6 +336,17 @@ acmev_usage(FILE *f, const char *prog)
 "    -t          check the configuration and exit\n"
 "    -h          this text\n"
 "\n"
+"MONITORING\n"
+"    Every %d s, \"SET acme:validator:heartbeat <unix time> EX %d\" and\n"
+"    the same for \"acme:validator:heartbeat:<consumer>\" in Redis.  With\n"
+"    metrics_listen set, GET /metrics on that address answers in the\n"
+"    Prometheus text format: acme_validator_validations_total{type,\n"
+"    result,problem}, acme_validator_validation_duration_seconds{type},\n"
+"    acme_validator_queue_lag_seconds, acme_validator_errors_total{kind},\n"
+"    acme_validator_reclaimed_jobs_total,\n"
+"    acme_validator_requeued_challenges_total,\n"
+"    acme_validator_orders_recovered_total and others.\n"
+"\n"
 "SIGNALS\n"
 "    SIGTERM, SIGINT  stop reading jobs, finish those in hand, exit 0\n"
 "    SIGHUP           re-read FILE; the options marked below change at\n"
@@ -320,7 +356,8 @@ acmev_usage(FILE *f, const char *prog)
 "CONFIGURATION\n"
 "    Lines of \"key = value\"; a line starting with # is a comment.\n"
 "\n",
-            prog, prog, ACMEV_CONF_DEFAULT_PATH);
+            prog, prog, ACMEV_CONF_DEFAULT_PATH, ACMEV_HEARTBEAT_INTERVAL,
+            ACMEV_HEARTBEAT_TTL);
 
     acmev_conf_usage(f);
 

@@ -19,7 +19,9 @@ $ACME_STACK_ENV, default REPO/.stack/env (scripts/stack.sh up).
 
 Fixtures:
   stack_env      dict of the env file
-  validator      the running validator: .tls_port, .account_prefix
+  validator      the running validator: .tls_port, .account_prefix,
+                 .metrics_port (its metrics_listen on 127.0.0.1),
+                 .redis_cli (argv prefix for its Redis), .proc
   dns            Zone: .add(name, type, rdata), .delete(name), .base (a
                  fresh subdomain of example.test for this session, with
                  CAA 0 issue "acme.example.test"); all removed at the end
@@ -157,6 +159,7 @@ def validator(stack_env, tmp_path_factory):
     v = Validator()
     v.redis_port = free_port()
     v.tls_port = free_port()
+    v.metrics_port = free_port()
     v.account_prefix = ACCOUNT_PREFIX
     v.log = d / "validator.log"
 
@@ -192,7 +195,8 @@ def validator(stack_env, tmp_path_factory):
             + "log_level = debug\n"
             + "consumer = t-validator\n"
             # never re-queue the stack's own stale challenges
-            + "reclaim_idle = 86400\n")
+            + "reclaim_idle = 86400\n"
+            + "metrics_listen = 127.0.0.1:%d\n" % v.metrics_port)
         with open(v.log, "wb") as log:
             # e.g. ACME_VALIDATOR_WRAPPER="valgrind --error-exitcode=9"
             wrapper = os.environ.get("ACME_VALIDATOR_WRAPPER", "").split()
