@@ -58,7 +58,8 @@ $(B)/acme-server-admin: tools/acme_server_admin.c $(B)/libacme.a
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS)
 
 $(B)/nginx/ngx_http_acme_server_module.so: config \
-        ngx_http_acme_server_module.c $(CORE_SRCS) $(HEADERS)
+        ngx_http_acme_server_module.c $(wildcard src/ngx_http_*.[ch]) \
+        $(CORE_SRCS) $(HEADERS)
 	scripts/build-module.sh
 
 unit: $(UNIT_BINS)

@@ -18,6 +18,7 @@
 #include "acme/acme_problem.h"
 #include "acme/acme_csr.h"
 #include "server/acme_srv.h"
+#include "ngx_http_acme_server_metrics.h"
 
 
 #if !(NGX_THREADS)
@@ -27,6 +28,7 @@
 
 typedef struct {
     ngx_flag_t             enable;
+    ngx_flag_t             ready;
     ngx_str_t              database;
     ngx_str_t              redis;
     ngx_str_t              ca_certificate;
@@ -86,6 +88,13 @@ static char *ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_acme_server_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_acme_server_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_acme_server_ready(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_acme_server_health_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_acme_server_ready_handler(ngx_http_request_t *r);
+static void ngx_http_acme_server_ready_thread(void *data, ngx_log_t *log);
 static char *ngx_http_acme_server_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
@@ -128,6 +137,27 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       ngx_http_acme_server,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("acme_server_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_acme_server_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("acme_server_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_acme_server_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("acme_server_ready"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_acme_server_ready,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("acme_server_database"),
@@ -420,6 +450,8 @@ ngx_http_acme_server_handler(ngx_http_request_t *r)
         resp.status = NGX_HTTP_OK;
         resp.content_type = "application/json";
         resp.body_len = ngx_strlen(resp.body);
+        resp.resource = ACME_SRV_R_DIRECTORY;
+        resp.revoked_reason = -1;
 
         return ngx_http_acme_server_send(r, alcf, &resp);
     }
@@ -442,6 +474,8 @@ ngx_http_acme_server_handler(ngx_http_request_t *r)
         ngx_memzero(&resp, sizeof(resp));
         resp.status = (r->method == NGX_HTTP_HEAD) ? NGX_HTTP_OK
                                                    : NGX_HTTP_NO_CONTENT;
+        resp.resource = ACME_SRV_R_NEW_NONCE;
+        resp.revoked_reason = -1;
 
         return ngx_http_acme_server_send(r, alcf, &resp);
     }
@@ -566,12 +600,15 @@ ngx_http_acme_server_body_handler(ngx_http_request_t *r)
     task->event.handler = ngx_http_acme_server_done;
 
     if (ngx_thread_task_post(alcf->thread_pool, task) != NGX_OK) {
+        ngx_http_acme_server_metrics_task(0, 1);
         ngx_http_finalize_request(r,
             ngx_http_acme_server_send_problem(r, alcf,
                 ACME_PROB_SERVER_INTERNAL, NGX_HTTP_SERVICE_UNAVAILABLE,
                 "the server is overloaded; try again later"));
         return;
     }
+
+    ngx_http_acme_server_metrics_task(1, 0);
 
     /* the request waits for the task; read_client_request_body() holds
      * the reference that ngx_http_acme_server_done() finalizes */
@@ -610,6 +647,8 @@ ngx_http_acme_server_done(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    ngx_http_acme_server_metrics_task(-1, 0);
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_acme_server_module);
 
@@ -741,6 +780,8 @@ ngx_http_acme_server_send(ngx_http_request_t *r,
         }
     }
 
+    ngx_http_acme_server_metrics_response(r, resp);
+
     r->headers_out.status = resp->status;
 
     if (resp->content_type) {
@@ -797,6 +838,9 @@ ngx_http_acme_server_send_problem(ngx_http_request_t *r,
 
     ngx_memzero(&resp, sizeof(resp));
     acme_srv_problem(&resp, type, (int) status, detail);
+    resp.resource = ACME_SRV_R_OTHER;
+    resp.revoked_reason = -1;
+    resp.problem = type;
 
     if (resp.body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -869,6 +913,7 @@ ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->enable = NGX_CONF_UNSET;
+    conf->ready = 0;
     conf->certificate_lifetime = NGX_CONF_UNSET;
     conf->order_lifetime = NGX_CONF_UNSET;
     conf->authz_lifetime = NGX_CONF_UNSET;
@@ -1148,8 +1193,14 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->location = prev->location;
     }
 
-    if (!conf->enable) {
+    if (!conf->enable && !conf->ready) {
         return NGX_CONF_OK;
+    }
+
+    if (conf->location.len == 0) {
+        /* a readiness location names no CA; its checks use these
+         * settings */
+        ngx_str_set(&conf->location, "/");
     }
 
 #define ngx_http_acme_server_require(field, directive)                       \
@@ -1379,6 +1430,10 @@ ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     alcf->location = clcf->name;
     clcf->handler = ngx_http_acme_server_handler;
 
+    if (ngx_http_acme_server_metrics_zone(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1524,4 +1579,136 @@ ngx_http_acme_server_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
                        "pending_authorizations_per_account", &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_acme_server_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_acme_server_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "acme_server_health;": the process answers (liveness) */
+static ngx_int_t
+ngx_http_acme_server_health_handler(ngx_http_request_t *r)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    static u_char  body[] = "{\"status\":\"ok\"}\n";
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + sizeof(body) - 1;
+    b->memory = 1;
+    b->last_buf = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = sizeof(body) - 1;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static char *
+ngx_http_acme_server_ready(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_acme_server_loc_conf_t *alcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    alcf->ready = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_acme_server_ready_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "acme_server_ready;": PostgreSQL, Redis, validator heartbeat and the
+ * token, checked from a pool thread of this worker */
+static ngx_int_t
+ngx_http_acme_server_ready_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_thread_task_t                *task;
+    ngx_http_acme_server_loc_conf_t  *alcf;
+    ngx_http_acme_server_task_ctx_t  *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_acme_server_module);
+
+    task = ngx_thread_task_alloc(r->pool,
+                                 sizeof(ngx_http_acme_server_task_ctx_t));
+    if (task == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = task->ctx;
+    ctx->conf = &alcf->srv;
+
+    task->handler = ngx_http_acme_server_ready_thread;
+    task->event.data = r;
+    task->event.handler = ngx_http_acme_server_done;
+
+    if (ngx_thread_task_post(alcf->thread_pool, task) != NGX_OK) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    ngx_http_acme_server_metrics_task(1, 0);
+
+    /* a GET took no reference for a body: take one for the task */
+    r->main->count++;
+    r->main->blocked++;
+    r->aio = 1;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_acme_server_ready_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_acme_server_task_ctx_t  *ctx = data;
+
+    acme_srv_ready(ctx->conf, &ctx->resp);
 }

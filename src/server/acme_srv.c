@@ -73,6 +73,13 @@ typedef struct {
 } acme_srv_ctx_t;
 
 
+const char  *acme_srv_resource_names[ACME_SRV_R_MAX] = {
+    "directory", "newNonce", "newAccount", "account", "newOrder", "order",
+    "finalize", "authz", "challenge", "certificate", "revokeCert",
+    "keyChange", "other"
+};
+
+
 static pthread_key_t      acme_srv_tls_key;
 static pthread_once_t     acme_srv_tls_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t    acme_srv_signers_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -784,6 +791,7 @@ acme_srv_rate_limit(acme_srv_ctx_t *ctx, int which,
     rc = acme_redis_gcra(ctx->rd, b, n, now_ms, &denied, &retry_ms);
 
     if (rc == ACME_CONFLICT) {
+        ctx->resp->rate_limit = which + 1;
         ctx->resp->retry_after = (int) ((retry_ms + 999) / 1000);
         if (ctx->resp->retry_after < 1) {
             ctx->resp->retry_after = 1;
@@ -1299,6 +1307,7 @@ acme_srv_order_limits(acme_srv_ctx_t *ctx, const char *const *types,
         }
 
         if (count + (long long) n > ctx->conf->max_pending_authz) {
+            ctx->resp->rate_limit = 4;
             ctx->resp->retry_after = 60;
             return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
                                     "rate limit "
@@ -1322,6 +1331,7 @@ acme_srv_order_limits(acme_srv_ctx_t *ctx, const char *const *types,
         }
 
         if (count >= ctx->conf->max_failed_validations) {
+            ctx->resp->rate_limit = 5;
             ctx->resp->retry_after = ctx->conf->failed_window;
             return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
                                     "rate limit "
@@ -1497,6 +1507,7 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
 
     acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location), ctx->req,
                  "order", oid, NULL);
+    ctx->resp->order_created = 1;
 
     rc = acme_srv_json(ctx, 201, acme_srv_order_json(ctx, &o));
     acme_order_clear(&o);
@@ -1569,6 +1580,7 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     int              rc;
     char            *chain;
     char             err[512], serial_hex[2 * 16 + 1];
+    struct timespec  t0, t1;
     char             cid[ACME_ID_LEN + 1];
     size_t           i, der_len;
     acme_ca_t       *ca;
@@ -1621,8 +1633,14 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     in.crl_url = ctx->conf->crl_url;
     in.issuer_url = ctx->conf->issuer_url;
 
-    if (acme_ca_issue(ca, &in, &der, &der_len, err, sizeof(err)) != ACME_OK)
-    {
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = acme_ca_issue(ca, &in, &der, &der_len, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    ctx->resp->sign_us = (t1.tv_sec - t0.tv_sec) * 1000000L
+                         + (t1.tv_nsec - t0.tv_nsec) / 1000;
+
+    if (rc != ACME_OK) {
         acme_srv_internal(ctx, "signing order %s: %s", o->public_id, err);
         acme_problem_set(&p, ACME_PROB_SERVER_INTERNAL,
                          "the certificate could not be signed");
@@ -1652,6 +1670,7 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
              "certificate serial %s issued for order %s of account %s",
              serial_hex, o->public_id, ctx->acct.public_id);
+    ctx->resp->issued_key = EVP_PKEY_get_base_id(X509_REQ_get0_pubkey(req));
 
     return ACME_OK;
 }
@@ -2255,6 +2274,7 @@ acme_srv_revoke(acme_srv_ctx_t *ctx)
         return acme_srv_internal(ctx, "revoke: %s", acme_pg_errmsg(ctx->pg));
     }
 
+    ctx->resp->revoked_reason = reason;
     snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
              "certificate serial %s revoked, reason %d, by %s", c.serial,
              reason, ctx->acct.id ? ctx->acct.public_id : "its own key");
@@ -2730,6 +2750,20 @@ acme_srv_handle_post(const acme_srv_conf_t *conf, const acme_srv_req_t *req,
 
     route = acme_srv_route(req, &ctx->id, &ctx->id_len);
 
+    resp->revoked_reason = -1;
+    resp->resource = (route == ACME_SRV_NEW_ACCOUNT) ? ACME_SRV_R_NEW_ACCOUNT
+        : (route == ACME_SRV_ACCOUNT || route == ACME_SRV_ACCOUNT_ORDERS)
+          ? ACME_SRV_R_ACCOUNT
+        : (route == ACME_SRV_NEW_ORDER) ? ACME_SRV_R_NEW_ORDER
+        : (route == ACME_SRV_ORDER) ? ACME_SRV_R_ORDER
+        : (route == ACME_SRV_FINALIZE) ? ACME_SRV_R_FINALIZE
+        : (route == ACME_SRV_AUTHZ) ? ACME_SRV_R_AUTHZ
+        : (route == ACME_SRV_CHALL) ? ACME_SRV_R_CHALLENGE
+        : (route == ACME_SRV_CERT) ? ACME_SRV_R_CERTIFICATE
+        : (route == ACME_SRV_REVOKE) ? ACME_SRV_R_REVOKE
+        : (route == ACME_SRV_KEY_CHANGE) ? ACME_SRV_R_KEY_CHANGE
+        : ACME_SRV_R_OTHER;
+
     if (route == ACME_SRV_UNKNOWN) {
         acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
                                 "no such resource");
@@ -2814,6 +2848,7 @@ done:
 
     if (rc != ACME_OK) {
         acme_srv_resp_problem(resp, &ctx->prob);
+        resp->problem = ctx->prob.type;
     }
 
     json_decref(ctx->payload);
@@ -2823,4 +2858,100 @@ done:
     free(ctx);
 
     ERR_clear_error();
+}
+
+
+static void
+acme_srv_ready_check(json_t *checks, const char *name, int ok, long us,
+    const char *error)
+{
+    json_t  *c;
+
+    c = json_pack("{s:b, s:f}", "ok", ok, "ms", us / 1000.0);
+
+    if (c && error) {
+        json_object_set_new(c, "error", json_string(error));
+    }
+
+    json_object_set_new(checks, name, c);
+}
+
+
+static long
+acme_srv_since_us(const struct timespec *t0)
+{
+    struct timespec  t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    return (t1.tv_sec - t0->tv_sec) * 1000000L
+           + (t1.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+
+void
+acme_srv_ready(const acme_srv_conf_t *conf, acme_srv_resp_t *resp)
+{
+    int               ok, all;
+    char              err[512];
+    json_t           *o, *checks;
+    time_t            beat;
+    acme_pg_t        *pg;
+    acme_redis_t     *rd;
+    struct timespec   t0;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->revoked_reason = -1;
+    resp->resource = ACME_SRV_R_OTHER;
+
+    checks = json_object();
+    if (checks == NULL) {
+        acme_srv_problem(resp, ACME_PROB_SERVER_INTERNAL, 500,
+                         "out of memory");
+        return;
+    }
+
+    all = 1;
+
+    /* only this thread's connections are checked: the ones requests use */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pg = acme_srv_pg(conf);
+    ok = pg != NULL && acme_pg_ping(pg) == ACME_OK;
+    acme_srv_ready_check(checks, "postgresql", ok, acme_srv_since_us(&t0),
+                         ok ? NULL : "unreachable");
+    all &= ok;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rd = acme_srv_redis(conf);
+    ok = rd != NULL && acme_redis_health(rd, &beat) == ACME_OK;
+    acme_srv_ready_check(checks, "redis", ok, acme_srv_since_us(&t0),
+                         ok ? NULL : "unreachable");
+    all &= ok;
+
+    ok = ok && beat != 0 && time(NULL) - beat <= 30;
+    acme_srv_ready_check(checks, "validator", ok, 0,
+                         ok ? NULL : "no validator heartbeat in 30 s");
+    all &= ok;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ok = acme_srv_signer(conf, err, sizeof(err)) != NULL;
+    acme_srv_ready_check(checks, "pkcs11", ok, acme_srv_since_us(&t0),
+                         ok ? NULL : "token key unavailable");
+    all &= ok;
+
+    if (!ok) {
+        snprintf(resp->log, sizeof(resp->log), "readiness: signer: %.400s",
+                 err);
+    }
+
+    o = json_pack("{s:s, s:o}", "status", all ? "ready" : "unavailable",
+                  "checks", checks);
+
+    resp->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))
+                   : NULL;
+    json_decref(o);
+
+    resp->status = all ? 200 : 503;
+    resp->content_type = "application/json";
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
 }

@@ -95,6 +95,27 @@ typedef struct {
 
 #define ACME_SRV_URL_MAX  1024
 
+/* the resource a response was for (metrics labels) */
+typedef enum {
+    ACME_SRV_R_DIRECTORY = 0,
+    ACME_SRV_R_NEW_NONCE,
+    ACME_SRV_R_NEW_ACCOUNT,
+    ACME_SRV_R_ACCOUNT,
+    ACME_SRV_R_NEW_ORDER,
+    ACME_SRV_R_ORDER,
+    ACME_SRV_R_FINALIZE,
+    ACME_SRV_R_AUTHZ,
+    ACME_SRV_R_CHALLENGE,
+    ACME_SRV_R_CERTIFICATE,
+    ACME_SRV_R_REVOKE,
+    ACME_SRV_R_KEY_CHANGE,
+    ACME_SRV_R_OTHER,
+    ACME_SRV_R_MAX
+} acme_srv_resource_e;
+
+/* resource names as metrics labels, indexed by acme_srv_resource_e */
+extern const char  *acme_srv_resource_names[ACME_SRV_R_MAX];
+
 typedef struct {
     int             status;          /* HTTP status */
     const char     *content_type;    /* static string */
@@ -106,6 +127,15 @@ typedef struct {
     int             retry_after;     /* seconds, 0 when none */
     char            log[512];        /* internal failure for the error log */
     char            notice[256];     /* issuance etc. for the NOTICE log */
+
+    /* what happened, for metrics (all 0 / -1 when nothing) */
+    int             resource;        /* acme_srv_resource_e */
+    int             problem;         /* acme_prob_e of a problem answer */
+    int             issued_key;      /* EVP_PKEY base id of an issued cert */
+    int             revoked_reason;  /* -1: nothing revoked */
+    int             rate_limit;      /* limit refused + 1, or 0 */
+    int             order_created;
+    long            sign_us;         /* time spent signing, microseconds */
 } acme_srv_resp_t;
 
 
@@ -143,6 +173,14 @@ int acme_srv_nonce(const acme_srv_conf_t *conf, char *out);
  */
 void acme_srv_problem(acme_srv_resp_t *resp, int type, int status,
     const char *detail);
+
+/*
+ * acme_srv_ready(): readiness of this worker for conf (blocking): a
+ * PostgreSQL round trip, Redis PING and the validators' heartbeat (within
+ * 30 s), and the PKCS#11 token's key.  Fills resp with 200 or 503 and a
+ * JSON body {"status", "checks": {name: {"ok", "ms", "error"?}}}.
+ */
+void acme_srv_ready(const acme_srv_conf_t *conf, acme_srv_resp_t *resp);
 
 /* frees resp->body */
 void acme_srv_resp_clear(acme_srv_resp_t *resp);

@@ -104,6 +104,24 @@ acme_pg_errmsg(acme_pg_t *pg)
 }
 
 
+int
+acme_pg_ping(acme_pg_t *pg)
+{
+    PGresult  *res;
+
+    res = acme_pg_run(pg, "SELECT 1", 0, NULL, PGRES_TUPLES_OK);
+
+    /* a broken connection is noticed here; the next call reconnects */
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
 static int
 acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res)
 {
@@ -127,13 +145,28 @@ static PGresult *
 acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
     ExecStatusType want)
 {
-    PGresult  *res;
+    PGresult                 *res;
+    PGTransactionStatusType   trans;
 
     if (acme_pg_ensure(pg) != ACME_OK) {
         return NULL;
     }
 
+    trans = PQtransactionStatus(pg->conn);
     res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+
+    /* a connection that died while idle (PostgreSQL restarted): outside
+     * a transaction nothing was done, so once more on a new one */
+    if ((res == NULL || PQresultStatus(res) != want)
+        && PQstatus(pg->conn) == CONNECTION_BAD && trans == PQTRANS_IDLE)
+    {
+        PQclear(res);
+        res = NULL;
+
+        if (acme_pg_ensure(pg) == ACME_OK) {
+            res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+        }
+    }
 
     if (res == NULL || PQresultStatus(res) != want) {
         acme_pg_fail(pg, "query", res);

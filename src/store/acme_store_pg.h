@@ -127,6 +127,9 @@ int acme_pg_ensure(acme_pg_t *pg);
 void acme_pg_close(acme_pg_t *pg);
 const char *acme_pg_errmsg(acme_pg_t *pg);
 
+/* a round trip ("SELECT 1") for readiness checks: ACME_OK or ACME_ERROR */
+int acme_pg_ping(acme_pg_t *pg);
+
 /*
  * acme_pg_migrate() applies every sql/NNNN_*.sql in dir not yet listed in
  * schema_migrations, in name order, each in one transaction together with

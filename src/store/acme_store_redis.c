@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <hiredis.h>
 #include "acme_store_redis.h"
 
@@ -166,16 +167,61 @@ acme_redis_ensure(acme_redis_t *rd)
 }
 
 
+/*
+ * One command, sent again once on a new connection when the old one turns
+ * out to be dead (Redis restarted while it sat idle in a pool thread).
+ * NULL with rd->err set when there is no reply.
+ */
+static redisReply *
+acme_redis_command(acme_redis_t *rd, int argc, const char **argv,
+    const size_t *lens, const char *fmt, ...)
+{
+    int          tries;
+    va_list      args;
+    redisReply  *r;
+
+    for (tries = 0; tries < 2; tries++) {
+        if (acme_redis_ensure(rd) != ACME_OK) {
+            return NULL;
+        }
+
+        if (fmt) {
+            va_start(args, fmt);
+            r = redisvCommand(rd->ctx, fmt, args);
+            va_end(args);
+
+        } else {
+            r = redisCommandArgv(rd->ctx, argc, argv, lens);
+        }
+
+        if (r != NULL
+            || (rd->ctx->err != REDIS_ERR_EOF && rd->ctx->err != REDIS_ERR_IO))
+        {
+            return r;
+        }
+
+        snprintf(rd->err, sizeof(rd->err), "%s", rd->ctx->errstr);
+        redisFree(rd->ctx);
+        rd->ctx = NULL;
+    }
+
+    return NULL;
+}
+
+
 /* a reply or NULL with rd->err set; a connection error drops the
  * connection so that the next call reconnects */
 static redisReply *
 acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
 {
     if (r == NULL) {
-        snprintf(rd->err, sizeof(rd->err), "%s: %s", what,
-                 rd->ctx->errstr[0] ? rd->ctx->errstr : "no reply");
-        redisFree(rd->ctx);
-        rd->ctx = NULL;
+        if (rd->ctx) {
+            snprintf(rd->err, sizeof(rd->err), "%s: %s", what,
+                     rd->ctx->errstr[0] ? rd->ctx->errstr : "no reply");
+            redisFree(rd->ctx);
+            rd->ctx = NULL;
+        }
+
         return NULL;
     }
 
@@ -186,6 +232,50 @@ acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
     }
 
     return r;
+}
+
+
+int
+acme_redis_health(acme_redis_t *rd, time_t *beat)
+{
+    int          i;
+    redisReply  *r;
+
+    *beat = 0;
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    redisAppendCommand(rd->ctx, "PING");
+    redisAppendCommand(rd->ctx, "GET acme:validator:heartbeat");
+
+    for (i = 0; i < 2; i++) {
+        r = NULL;
+
+        if (rd->ctx == NULL
+            || redisGetReply(rd->ctx, (void **) &r) != REDIS_OK)
+        {
+            if (rd->ctx) {
+                acme_redis_check(rd, NULL, "health");
+            }
+
+            return ACME_ERROR;
+        }
+
+        r = acme_redis_check(rd, r, "health");
+        if (r == NULL) {
+            return ACME_ERROR;
+        }
+
+        if (i == 1 && r->type == REDIS_REPLY_STRING) {
+            *beat = (time_t) strtoll(r->str, NULL, 10);
+        }
+
+        freeReplyObject(r);
+    }
+
+    return ACME_OK;
 }
 
 
@@ -203,9 +293,10 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
 
     snprintf(key, sizeof(key), "acme:nonce:%.*s", (int) len, nonce);
 
-    r = redisCommand(rd->ctx, "EVAL %s 2 acme:nonce:epoch %s %lld %lld %d",
-                     acme_redis_spend_lua, key, (long long) now,
-                     (long long) minted, ttl);
+    r = acme_redis_command(rd, 0, NULL, NULL,
+                           "EVAL %s 2 acme:nonce:epoch %s %lld %lld %d",
+                           acme_redis_spend_lua, key, (long long) now,
+                           (long long) minted, ttl);
     r = acme_redis_check(rd, r, "nonce spend");
     if (r == NULL) {
         return ACME_ERROR;
@@ -268,7 +359,7 @@ acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b, size_t n,
         lens[i] = strlen(argv[i]);
     }
 
-    r = redisCommandArgv(rd->ctx, argc, argv, lens);
+    r = acme_redis_command(rd, argc, argv, lens, NULL);
     r = acme_redis_check(rd, r, "rate limit");
     if (r == NULL) {
         return ACME_ERROR;
@@ -306,8 +397,9 @@ acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
         return ACME_ERROR;
     }
 
-    r = redisCommand(rd->ctx, "XADD " ACME_REDIS_STREAM
-                     " MAXLEN ~ 1000000 * challenge %s", chall_public_id);
+    r = acme_redis_command(rd, 0, NULL, NULL, "XADD " ACME_REDIS_STREAM
+                           " MAXLEN ~ 1000000 * challenge %s",
+                           chall_public_id);
     r = acme_redis_check(rd, r, "XADD");
     if (r == NULL) {
         return ACME_ERROR;
@@ -329,8 +421,9 @@ acme_redis_group_create(acme_redis_t *rd)
     }
 
     /* "0": entries added before the group existed are delivered too */
-    r = redisCommand(rd->ctx, "XGROUP CREATE " ACME_REDIS_STREAM " "
-                     ACME_REDIS_GROUP " 0 MKSTREAM");
+    r = acme_redis_command(rd, 0, NULL, NULL, "XGROUP CREATE "
+                           ACME_REDIS_STREAM " " ACME_REDIS_GROUP
+                           " 0 MKSTREAM");
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "BUSYGROUP", 9) == 0)
     {
@@ -404,9 +497,10 @@ acme_redis_job_read(acme_redis_t *rd, const char *consumer, int block_ms,
 
     (void) redisSetTimeout(rd->ctx, acme_redis_tv(rd->timeout_ms + block_ms));
 
-    r = redisCommand(rd->ctx, "XREADGROUP GROUP " ACME_REDIS_GROUP
-                     " %s COUNT %lu BLOCK %d STREAMS " ACME_REDIS_STREAM
-                     " >", consumer, (unsigned long) max, block_ms);
+    r = acme_redis_command(rd, 0, NULL, NULL, "XREADGROUP GROUP "
+                           ACME_REDIS_GROUP " %s COUNT %lu BLOCK %d STREAMS "
+                           ACME_REDIS_STREAM " >", consumer,
+                           (unsigned long) max, block_ms);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOGROUP", 7) == 0)
@@ -452,9 +546,10 @@ acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
         return ACME_ERROR;
     }
 
-    r = redisCommand(rd->ctx, "XAUTOCLAIM " ACME_REDIS_STREAM " "
-                     ACME_REDIS_GROUP " %s %d 0-0 COUNT %lu", consumer,
-                     min_idle_ms, (unsigned long) max);
+    r = acme_redis_command(rd, 0, NULL, NULL, "XAUTOCLAIM "
+                           ACME_REDIS_STREAM " " ACME_REDIS_GROUP
+                           " %s %d 0-0 COUNT %lu", consumer, min_idle_ms,
+                           (unsigned long) max);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOGROUP", 7) == 0)
@@ -509,6 +604,57 @@ acme_redis_job_ack(acme_redis_t *rd, const char *entry_id)
         }
 
         r = acme_redis_check(rd, r, "XACK");
+        if (r == NULL) {
+            rc = ACME_ERROR;
+            continue;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+int
+acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
+    int ttl)
+{
+    int          i, rc;
+    size_t       len;
+    redisReply  *r;
+
+    len = strlen(consumer);
+
+    if (len == 0 || len > 128 || ttl <= 0) {
+        snprintf(rd->err, sizeof(rd->err), "heartbeat: bad argument");
+        return ACME_ERROR;
+    }
+
+    if (acme_redis_ensure(rd) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    redisAppendCommand(rd->ctx, "SET acme:validator:heartbeat %lld EX %d",
+                       (long long) now, ttl);
+    redisAppendCommand(rd->ctx, "SET acme:validator:heartbeat:%b %lld EX %d",
+                       consumer, len, (long long) now, ttl);
+
+    rc = ACME_OK;
+
+    for (i = 0; i < 2; i++) {
+        r = NULL;
+        if (rd->ctx == NULL || redisGetReply(rd->ctx, (void **) &r)
+                               != REDIS_OK)
+        {
+            if (rd->ctx) {
+                acme_redis_check(rd, NULL, "heartbeat");
+            }
+
+            return ACME_ERROR;
+        }
+
+        r = acme_redis_check(rd, r, "heartbeat");
         if (r == NULL) {
             rc = ACME_ERROR;
             continue;

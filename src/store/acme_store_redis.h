@@ -43,6 +43,13 @@ void acme_redis_close(acme_redis_t *rd);
 const char *acme_redis_errmsg(acme_redis_t *rd);
 
 /*
+ * acme_redis_health(): PING, then GET of the validators' heartbeat key
+ * "acme:validator:heartbeat" (unix time of the last beat); *beat is 0 when
+ * no validator beat within the key's TTL.  ACME_OK or ACME_ERROR.
+ */
+int acme_redis_health(acme_redis_t *rd, time_t *beat);
+
+/*
  * RFC 8555 6.5 nonce spending, one round trip: the epoch key
  * "acme:nonce:epoch" (unix time when this Redis data set began) and
  * "SET acme:nonce:<nonce> 1 NX EX ttl".  A nonce minted before the epoch
@@ -87,6 +94,18 @@ int acme_redis_job_read(acme_redis_t *rd, const char *consumer,
 int acme_redis_job_claim(acme_redis_t *rd, const char *consumer,
     int min_idle_ms, acme_redis_job_t *jobs, size_t max, size_t *n);
 int acme_redis_job_ack(acme_redis_t *rd, const char *entry_id);
+
+/*
+ * acme_redis_heartbeat(): the validator's liveness mark, one round trip
+ * (two pipelined commands): "SET acme:validator:heartbeat <now> EX ttl",
+ * read by the module's readiness check, and the same for
+ * "acme:validator:heartbeat:<consumer>", one per validator process.
+ * consumer is borrowed, a non-empty name of at most 128 bytes; ttl > 0
+ * seconds.  Returns ACME_OK, or ACME_ERROR with acme_redis_errmsg() set
+ * (either key may then be stale: both expire on their own).
+ */
+int acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
+    int ttl);
 
 
 #endif /* ACME_STORE_REDIS_H */
