@@ -138,7 +138,8 @@ def main():
 
     doc = {
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"nproc": os.cpu_count(), "kernel": platform.release()},
+        "machine": {"nproc": os.cpu_count(), "kernel": platform.release(),
+                    "loadavg_at_end": open("/proc/loadavg").read().split()[:3]},
         "wrk": wrk,
         "table": table,
         "runs": runs,
@@ -149,6 +150,8 @@ def main():
         json.dump(doc, f, indent=1)
         f.write("\n")
     print()
+    print("load average at the end: %s (other work on the machine skews"
+          " every figure)" % " ".join(open("/proc/loadavg").read().split()[:3]))
     print("results: %s" % out_path)
 
 

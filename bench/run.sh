@@ -172,6 +172,7 @@ start_ngx204() {
     mkdir -p "$d/logs" "$d/tmp"
     ports=$(stk_pick_ports 1)
     NGX204_PORT=$ports
+    local u="https://127.0.0.1:$NGX204_PORT"
     cat > "$d/nginx.conf" <<EOF
 worker_processes 2;
 pid $d/nginx.pid;
@@ -186,7 +187,8 @@ http {
         ssl_certificate_key $ACME_STACK_DIR/tls/server.key;
         location = /directory {
             default_type application/json;
-            return 200 '{"newNonce":"https://127.0.0.1:$NGX204_PORT/nonce","newAccount":"https://127.0.0.1:$NGX204_PORT/x","newOrder":"https://127.0.0.1:$NGX204_PORT/x"}';
+            return 200 '{"newNonce":"$u/nonce",
+                "newAccount":"$u/x","newOrder":"$u/x"}';
         }
         location / { return 204; }
     }
@@ -286,7 +288,8 @@ run_wrk() {
         || true
     python3 - "$T/wrk.out" "$name" "$c" "$T/wrk.jsonl" <<'EOF' >&2
 import json, re, sys
-out, name, c, dst = open(sys.argv[1]).read(), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+out, name, dst = open(sys.argv[1]).read(), sys.argv[2], sys.argv[4]
+c = int(sys.argv[3])
 m = re.search(r"Requests/sec:\s+([\d.]+)", out)
 rps = float(m.group(1)) if m else 0.0
 p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
