@@ -179,7 +179,8 @@ pid $d/nginx.pid;
 error_log $d/logs/error.log warn;
 events { worker_connections 1024; }
 http {
-    access_log off;
+    # logged like the stack's nginx (conf/nginx.conf.in), to compare
+    access_log $d/logs/access.log;
     client_body_temp_path $d/tmp;
     server {
         listen 127.0.0.1:$NGX204_PORT ssl;
