@@ -13,7 +13,7 @@ fi
 mkdir -p "$OUT"
 # configure again when config or the list of sources changed
 stamp="$OUT/.configured"
-want=$( (cat "$MOD/config"; ls "$MOD"/src/*/*.c "$MOD"/src/*.c) \
+want=$( (cat "$MOD/config"; ls "$MOD"/src/*/*.[ch] "$MOD"/src/*.[ch]) \
         | sha256sum | cut -c1-16)
 if [ ! -f "$OUT/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]
 then

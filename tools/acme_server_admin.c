@@ -90,6 +90,7 @@ static int acme_admin_cert_revoke(acme_admin_t *ad, int argc, char **argv);
 static int acme_admin_orders(acme_admin_t *ad, int argc, char **argv);
 static int acme_admin_recover(acme_admin_t *ad, int argc, char **argv);
 static int acme_admin_expiring(acme_admin_t *ad, int argc, char **argv);
+static int acme_admin_audit(acme_admin_t *ad, int argc, char **argv);
 
 
 static const acme_admin_cmd_t  acme_admin_cmds[] = {
@@ -126,6 +127,10 @@ static const acme_admin_cmd_t  acme_admin_cmds[] = {
 
     { "expiring", NULL, acme_admin_expiring,
       "expiring [--within DURATION] [--limit N]" },
+
+    { "audit", NULL, acme_admin_audit,
+      "audit [--account ID] [--identifier NAME] [--serial HEX]\n"
+      "        [--since DURATION] [--until DURATION] [--limit N]" },
 };
 
 #define ACME_ADMIN_NCMDS  (sizeof(acme_admin_cmds) / sizeof(acme_admin_cmds[0]))
@@ -1473,7 +1478,7 @@ acme_admin_cert_revoke(acme_admin_t *ad, int argc, char **argv)
         goto done;
     }
 
-    rc = acme_pg_cert_revoke(pg, c.id, reason);
+    rc = acme_pg_cert_revoke(pg, c.id, reason, "acme-server-admin");
 
     if (rc == ACME_CONFLICT) {
         rc = acme_admin_fail("certificate %s %s", c.serial, c.der == NULL
@@ -1759,6 +1764,130 @@ acme_admin_recover(acme_admin_t *ad, int argc, char **argv)
 
     printf("acme-server-admin: %zu order(s) in processing for more than "
            "%" PRId64 "s set invalid\n", n, age);
+
+    return ACME_ADMIN_OK;
+}
+
+
+/* issue 8: the audit trail, filtered; --since/--until are ages ("7d":
+ * from seven days ago) */
+static int
+acme_admin_audit(acme_admin_t *ad, int argc, char **argv)
+{
+    int                      rc;
+    char                     at[32], serial[128];
+    long                     limit;
+    size_t                   i, n;
+    json_t                  *a;
+    time_t                   now, since, until;
+    int64_t                  age;
+    acme_pg_t               *pg;
+    const char              *account, *ident, *ser, *sn, *un, *l;
+    acme_pg_audit_t         *e;
+    const acme_admin_opt_t   opts[] = {
+        { "--account", &account },
+        { "--identifier", &ident },
+        { "--serial", &ser },
+        { "--since", &sn },
+        { "--until", &un },
+        { "--limit", &l },
+        { NULL, NULL }
+    };
+
+    account = ident = ser = sn = un = l = NULL;
+    limit = ACME_ADMIN_DEFAULT_LIMIT;
+    since = 0;
+    until = 0;
+    now = time(NULL);
+
+    rc = acme_admin_args(ad, argc, argv, opts, NULL, 0, 0);
+    if (rc != ACME_ADMIN_OK) {
+        return rc;
+    }
+
+    if (sn) {
+        if (acme_admin_duration(sn, INT_MAX, &age) != ACME_OK) {
+            return acme_admin_bad_usage(ad, "--since: \"%s\" is not a "
+                                        "duration such as 7d", sn);
+        }
+
+        since = now - (time_t) age;
+    }
+
+    if (un) {
+        if (acme_admin_duration(un, INT_MAX, &age) != ACME_OK) {
+            return acme_admin_bad_usage(ad, "--until: \"%s\" is not a "
+                                        "duration such as 1h", un);
+        }
+
+        until = now - (time_t) age;
+    }
+
+    if (l && acme_admin_number(l, 1, 1000000, &limit) != ACME_OK) {
+        return acme_admin_bad_usage(ad, "--limit: \"%s\" is not a number "
+                                    "from 1 to 1000000", l);
+    }
+
+    if (ser && acme_admin_serial(ser, serial, sizeof(serial)) != ACME_OK) {
+        return acme_admin_bad_usage(ad, "--serial: \"%s\" is not a "
+                                    "hexadecimal serial", ser);
+    }
+
+    pg = acme_admin_open(ad, &rc);
+    if (pg == NULL) {
+        return rc;
+    }
+
+    if (acme_pg_audit_query(pg, account, ident, ser ? serial : NULL, since,
+                            until, limit, &e, &n)
+        != ACME_OK)
+    {
+        rc = acme_admin_fail("audit: %s", acme_pg_errmsg(pg));
+        acme_pg_close(pg);
+        return rc;
+    }
+
+    acme_pg_close(pg);
+
+    if (ad->json) {
+        a = json_array();
+
+        for (i = 0; a && i < n; i++) {
+            if (json_array_append_new(a, json_pack(
+                    "{s:I, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o}",
+                    "id", (json_int_t) e[i].id,
+                    "at", acme_admin_json_time(e[i].at),
+                    "ca", e[i].ca ? e[i].ca : "",
+                    "event", e[i].event ? e[i].event : "",
+                    "account", acme_admin_json_str(e[i].account),
+                    "order", acme_admin_json_str(e[i].order_id),
+                    "serial", acme_admin_json_str(e[i].serial),
+                    "identifiers", acme_admin_json_text(e[i].identifiers),
+                    "detail", acme_admin_json_text(e[i].detail)))
+                != 0)
+            {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+
+        acme_pg_audit_free(e, n);
+
+        return acme_admin_json_print(a);
+    }
+
+    printf("%-20s  %-26s  %-22s  %-32s  %s\n", "AT", "EVENT", "ACCOUNT",
+           "SERIAL", "DETAIL");
+
+    for (i = 0; i < n; i++) {
+        acme_admin_time(at, sizeof(at), e[i].at);
+        printf("%-20s  %-26s  %-22s  %-32s  %s\n", at, e[i].event,
+               e[i].account ? e[i].account : "-",
+               e[i].serial ? e[i].serial : "-",
+               e[i].detail ? e[i].detail : "");
+    }
+
+    acme_pg_audit_free(e, n);
 
     return ACME_ADMIN_OK;
 }

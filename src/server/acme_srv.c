@@ -347,6 +347,29 @@ acme_srv_internal(acme_srv_ctx_t *ctx, const char *fmt, ...)
 }
 
 
+/* the audit event as one JSON line for the NOTICE log (takes a new json
+ * reference; events without a line are no error) */
+static void
+acme_srv_notice(acme_srv_ctx_t *ctx, json_t *event)
+{
+    char  *s;
+
+    if (event == NULL) {
+        return;
+    }
+
+    json_object_set_new(event, "ca", json_string(ctx->conf->ca_name));
+    s = json_dumps(event, JSON_COMPACT);
+    json_decref(event);
+
+    if (s) {
+        snprintf(ctx->resp->notice, sizeof(ctx->resp->notice), "audit %s",
+                 s);
+        free(s);
+    }
+}
+
+
 /* takes a new json reference */
 static int
 acme_srv_json(acme_srv_ctx_t *ctx, int status, json_t *o)
@@ -733,6 +756,34 @@ static const char  *acme_srv_rl_names[] = {
 };
 
 
+/* a refusal is an audit event of its own (issue 8); best effort: the
+ * refusal stands even if it cannot be recorded */
+static void
+acme_srv_audit_limit(acme_srv_ctx_t *ctx, const char *limit,
+    const char *subject)
+{
+    char    *s;
+    json_t  *d;
+
+    d = json_pack("{s:s, s:s, s:s}", "limit", limit, "subject", subject,
+                  "client", ctx->req->client_ip ? ctx->req->client_ip : "");
+    s = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+
+    if (s == NULL
+        || acme_pg_audit(ctx->pg, ctx->conf->ca_name, "ratelimit.refused",
+                         ctx->acct.id ? ctx->acct.public_id : NULL, s)
+           != ACME_OK)
+    {
+        snprintf(ctx->resp->log, sizeof(ctx->resp->log),
+                 "audit of a rate-limit refusal: %s",
+                 s ? acme_pg_errmsg(ctx->pg) : "out of memory");
+    }
+
+    free(s);
+}
+
+
 static int
 acme_srv_rl_exempt(acme_srv_ctx_t *ctx)
 {
@@ -791,6 +842,7 @@ acme_srv_rate_limit(acme_srv_ctx_t *ctx, int which,
     rc = acme_redis_gcra(ctx->rd, b, n, now_ms, &denied, &retry_ms);
 
     if (rc == ACME_CONFLICT) {
+        acme_srv_audit_limit(ctx, acme_srv_rl_names[which], subjects[denied]);
         ctx->resp->rate_limit = which + 1;
         ctx->resp->retry_after = (int) ((retry_ms + 999) / 1000);
         if (ctx->resp->retry_after < 1) {
@@ -1057,9 +1109,11 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
         }
     }
 
-    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-             "account %s created%s%s", a.public_id,
-             eab_kid[0] ? " with external account " : "", eab_kid);
+    acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s, s:s}", "event",
+                                   "account.created", "account",
+                                   a.public_id, "eab_kid", eab_kid,
+                                   "client", ctx->req->client_ip
+                                             ? ctx->req->client_ip : ""));
 
     rc = acme_srv_account_reply(ctx, 201, &a);
     acme_account_clear(&a);
@@ -1170,8 +1224,9 @@ acme_srv_account(acme_srv_ctx_t *ctx, int orders)
         }
 
         if (status) {
-            snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-                     "account %s deactivated", ctx->acct.public_id);
+            acme_srv_notice(ctx, json_pack("{s:s, s:s}", "event",
+                                           "account.deactivated", "account",
+                                           ctx->acct.public_id));
         }
     }
 
@@ -1307,6 +1362,8 @@ acme_srv_order_limits(acme_srv_ctx_t *ctx, const char *const *types,
         }
 
         if (count + (long long) n > ctx->conf->max_pending_authz) {
+            acme_srv_audit_limit(ctx, "pending_authorizations_per_account",
+                                 ctx->acct.public_id);
             ctx->resp->rate_limit = 4;
             ctx->resp->retry_after = 60;
             return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
@@ -1331,6 +1388,8 @@ acme_srv_order_limits(acme_srv_ctx_t *ctx, const char *const *types,
         }
 
         if (count >= ctx->conf->max_failed_validations) {
+            acme_srv_audit_limit(ctx, "failed_validations_per_identifier",
+                                 names[i]);
             ctx->resp->rate_limit = 5;
             ctx->resp->retry_after = ctx->conf->failed_window;
             return acme_problem_set(&ctx->prob, ACME_PROB_RATE_LIMITED,
@@ -1508,6 +1567,11 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
     acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location), ctx->req,
                  "order", oid, NULL);
     ctx->resp->order_created = 1;
+    acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s, s:o}", "event",
+                                   "order.created", "order", oid,
+                                   "account", ctx->acct.public_id,
+                                   "identifiers",
+                                   json_loads(o.identifiers, 0, NULL)));
 
     rc = acme_srv_json(ctx, 201, acme_srv_order_json(ctx, &o));
     acme_order_clear(&o);
@@ -1578,8 +1642,10 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     const char *const *types, const char *const *names, size_t n)
 {
     int              rc;
-    char            *chain;
+    char            *chain, *audit;
     char             err[512], serial_hex[2 * 16 + 1];
+    json_t          *detail;
+    EVP_PKEY        *key;
     struct timespec  t0, t1;
     char             cid[ACME_ID_LEN + 1];
     size_t           i, der_len;
@@ -1652,11 +1718,24 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
 
     /* the stored chain is the issuer chain exactly as configured */
     chain = strdup(ctx->conf->chain_pem);
+    /* the certificate.issued audit event's detail (issue 8) */
+    key = X509_REQ_get0_pubkey(req);
+    detail = json_pack("{s:s, s:i, s:s, s:I, s:I}",
+                       "key_type", EVP_PKEY_get0_type_name(key)
+                                   ? EVP_PKEY_get0_type_name(key) : "?",
+                       "key_bits", EVP_PKEY_get_bits(key),
+                       "ca", ctx->conf->ca_name,
+                       "not_before", (json_int_t) in.not_before,
+                       "not_after", (json_int_t) in.not_after);
+    audit = detail ? json_dumps(detail, JSON_COMPACT) : NULL;
+    json_decref(detail);
+
     rc = (chain != NULL) ? acme_pg_finalize_finish(ctx->pg, o->id, cid, der,
                                                    der_len, chain,
                                                    in.not_before,
-                                                   in.not_after)
+                                                   in.not_after, audit)
                          : ACME_ERROR;
+    free(audit);
     free(chain);
     free(der);
 
@@ -1667,9 +1746,12 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
                                  acme_pg_errmsg(ctx->pg));
     }
 
-    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-             "certificate serial %s issued for order %s of account %s",
-             serial_hex, o->public_id, ctx->acct.public_id);
+    acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s, s:s, s:o}", "event",
+                                   "certificate.issued", "serial",
+                                   serial_hex, "order", o->public_id,
+                                   "account", ctx->acct.public_id,
+                                   "identifiers",
+                                   json_loads(o->identifiers, 0, NULL)));
     ctx->resp->issued_key = EVP_PKEY_get_base_id(X509_REQ_get0_pubkey(req));
 
     return ACME_OK;
@@ -2261,7 +2343,9 @@ acme_srv_revoke(acme_srv_ctx_t *ctx)
                                 "certificate (RFC 8555 7.6)");
     }
 
-    rc = acme_pg_cert_revoke(ctx->pg, c.id, reason);
+    rc = acme_pg_cert_revoke(ctx->pg, c.id, reason,
+                             ctx->acct.id ? ctx->acct.public_id
+                                          : "certificate key");
 
     if (rc == ACME_CONFLICT) {
         acme_cert_clear(&c);
@@ -2275,9 +2359,11 @@ acme_srv_revoke(acme_srv_ctx_t *ctx)
     }
 
     ctx->resp->revoked_reason = reason;
-    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-             "certificate serial %s revoked, reason %d, by %s", c.serial,
-             reason, ctx->acct.id ? ctx->acct.public_id : "its own key");
+    acme_srv_notice(ctx, json_pack("{s:s, s:s, s:i, s:s}", "event",
+                                   "certificate.revoked", "serial", c.serial,
+                                   "reason", reason, "by",
+                                   ctx->acct.id ? ctx->acct.public_id
+                                                : "certificate key"));
     acme_cert_clear(&c);
 
     acme_srv_resp_clear(ctx->resp);
@@ -2423,8 +2509,10 @@ acme_srv_key_change(acme_srv_ctx_t *ctx)
         goto done;
     }
 
-    snprintf(ctx->resp->notice, sizeof(ctx->resp->notice),
-             "account %s key rolled over", ctx->acct.public_id);
+    acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s}", "event",
+                                   "account.key_rolled", "account",
+                                   ctx->acct.public_id, "new_key_thumbprint",
+                                   thumb));
 
     if (acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name,
                                      ctx->acct.public_id, &a) != ACME_OK)

@@ -126,7 +126,7 @@ typedef struct {
     char            link_next[ACME_SRV_URL_MAX];    /* rel="next", "" */
     int             retry_after;     /* seconds, 0 when none */
     char            log[512];        /* internal failure for the error log */
-    char            notice[256];     /* issuance etc. for the NOTICE log */
+    char            notice[1024];    /* "audit {JSON}" for the NOTICE log */
 
     /* what happened, for metrics (all 0 / -1 when nothing) */
     int             resource;        /* acme_srv_resource_e */

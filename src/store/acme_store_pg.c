@@ -504,11 +504,17 @@ acme_pg_account_create(acme_pg_t *pg, const char *ca, const char *public_id,
 
     /* the UNIQUE (ca, jwk_thumbprint) index settles a race of two
      * newAccount requests with one key */
+    /* one statement: the account and its audit event (issue 8) */
     res = acme_pg_run(pg,
-              "INSERT INTO accounts (public_id, ca, jwk_thumbprint, jwk, "
-              "contact, tos_agreed) VALUES ($1, $2, $3, $4, $5, $6) "
-              "ON CONFLICT (ca, jwk_thumbprint) DO NOTHING "
-              "RETURNING " ACME_PG_ACCOUNT_COLS, 6, params, PGRES_TUPLES_OK);
+              "WITH a AS (INSERT INTO accounts (public_id, ca, "
+              "jwk_thumbprint, jwk, contact, tos_agreed) VALUES ($1, $2, $3, "
+              "$4, $5, $6) ON CONFLICT (ca, jwk_thumbprint) DO NOTHING "
+              "RETURNING " ACME_PG_ACCOUNT_COLS "), "
+              "e AS (INSERT INTO audit_events (ca, event, account, detail) "
+              "SELECT $2, 'account.created', a.public_id, "
+              "json_build_object('key_thumbprint', $3::text, 'contact', "
+              "$5::json, 'tos_agreed', $6::boolean)::text FROM a) "
+              "SELECT * FROM a", 6, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         memset(a, 0, sizeof(*a));
         return ACME_ERROR;
@@ -538,10 +544,16 @@ acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
     /* RFC 8555 7.1.6: valid -> deactivated only; nothing leaves the final
      * states */
     res = acme_pg_run(pg,
-              "UPDATE accounts SET contact = coalesce($2, contact), "
-              "status = coalesce($3, status) "
-              "WHERE id = $1 AND status = 'valid' RETURNING id",
-              3, params, PGRES_TUPLES_OK);
+              "WITH a AS (UPDATE accounts SET contact = coalesce($2, "
+              "contact), status = coalesce($3, status) "
+              "WHERE id = $1 AND status = 'valid' "
+              "RETURNING id, ca, public_id, contact, status), "
+              "e AS (INSERT INTO audit_events (ca, event, account, detail) "
+              "SELECT a.ca, CASE WHEN $3::text = 'deactivated' "
+              "THEN 'account.deactivated' ELSE 'account.updated' END, "
+              "a.public_id, json_build_object('contact', a.contact::json, "
+              "'status', a.status)::text FROM a) "
+              "SELECT id FROM a", 3, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -744,6 +756,18 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
 
     acme_pg_copy(oid, sizeof(oid), res, 0, 0);
     PQclear(res);
+
+    params[0] = oid;
+
+    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
+                        "order_id, identifiers) SELECT a.ca, "
+                        "'order.created', a.public_id, o.public_id, "
+                        "o.identifiers FROM orders o JOIN accounts a "
+                        "ON a.id = o.account_id WHERE o.id = $1",
+                    1, params) != ACME_OK)
+    {
+        goto failed;
+    }
 
     for (i = 0; i < nauthz; i++) {
         params[0] = acct;
@@ -1141,6 +1165,15 @@ acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id)
             "updated_at = now() WHERE status IN ('pending', 'ready') "
             "AND id IN (SELECT order_id FROM order_authorizations "
             "WHERE authorization_id = $1)", 2, params) != ACME_OK
+        || acme_pg_cmd(pg,
+               "INSERT INTO audit_events (ca, event, account, identifiers, "
+               "detail) SELECT acc.ca, 'authorization.deactivated', "
+               "acc.public_id, json_build_array(json_build_object('type', "
+               "a.identifier_type, 'value', a.identifier_value))::text, "
+               "json_build_object('authorization', a.public_id)::text "
+               "FROM authorizations a JOIN accounts acc "
+               "ON acc.id = a.account_id WHERE a.id = $1", 1, params)
+           != ACME_OK
         || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
     {
         goto failed;
@@ -1298,6 +1331,30 @@ acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
     {
         goto failed;
     }
+
+    params[0] = cid;
+    params[1] = error_json ? "challenge.invalid" : "challenge.valid";
+    params[2] = error_json;
+    params[3] = validation_record_json;
+
+    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
+                        "identifiers, detail) SELECT acc.ca, $2, "
+                        "acc.public_id, json_build_array(json_build_object("
+                        "'type', a.identifier_type, 'value', "
+                        "a.identifier_value))::text, json_build_object("
+                        "'challenge', c.public_id, 'type', c.type, "
+                        "'authorization', a.public_id, 'wildcard', "
+                        "a.wildcard, 'error', $3::json, 'record', "
+                        "$4::json)::text FROM challenges c "
+                        "JOIN authorizations a ON a.id = c.authorization_id "
+                        "JOIN accounts acc ON acc.id = a.account_id "
+                        "WHERE c.id = $1", 4, params) != ACME_OK)
+    {
+        goto failed;
+    }
+
+    params[0] = aid;
+    params[1] = error_json ? "invalid" : "valid";
 
     if (error_json == NULL) {
         /* RFC 8555 7.1.6: pending -> ready once every authorization of
@@ -1459,7 +1516,8 @@ failed:
 int
 acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
     const char *cert_public_id, const unsigned char *der, size_t der_len,
-    const char *chain_pem, time_t not_before, time_t not_after)
+    const char *chain_pem, time_t not_before, time_t not_after,
+    const char *audit_detail)
 {
     int          n, formats[5], lengths[5];
     char         oid[32], nb[32], na[32], cid[32];
@@ -1520,7 +1578,18 @@ acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
         goto failed;
     }
 
-    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
+    params[0] = cid;
+    params[1] = audit_detail ? audit_detail : "{}";
+
+    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
+                        "order_id, serial, identifiers, detail) SELECT a.ca, "
+                        "'certificate.issued', a.public_id, o.public_id, "
+                        "c.serial, o.identifiers, $2 FROM certificates c "
+                        "JOIN orders o ON o.id = c.order_id "
+                        "JOIN accounts a ON a.id = c.account_id "
+                        "WHERE c.id = $1", 2, params) != ACME_OK
+        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+    {
         goto failed;
     }
 
@@ -1568,12 +1637,19 @@ acme_pg_orders_recover(acme_pg_t *pg, int older_than, size_t *n)
     /* a certificate row with its der stored means finish() committed:
      * such an order is valid already and is not touched */
     res = acme_pg_run(pg,
-              "UPDATE orders o SET status = 'invalid', error = $2, "
-              "updated_at = now() WHERE o.status = 'processing' "
+              "WITH u AS (UPDATE orders o SET status = 'invalid', "
+              "error = $2, updated_at = now() WHERE o.status = 'processing' "
               "AND o.updated_at < now() - make_interval(secs => $1) "
               "AND NOT EXISTS (SELECT 1 FROM certificates c "
               "WHERE c.order_id = o.id AND c.der IS NOT NULL) "
-              "RETURNING o.id", 2, params, PGRES_TUPLES_OK);
+              "RETURNING o.id, o.public_id, o.account_id, o.identifiers), "
+              "e AS (INSERT INTO audit_events (ca, event, account, "
+              "order_id, serial, identifiers) SELECT a.ca, "
+              "'order.recovered', a.public_id, u.public_id, (SELECT "
+              "serial FROM certificates c WHERE c.order_id = u.id), "
+              "u.identifiers FROM u JOIN accounts a "
+              "ON a.id = u.account_id) "
+              "SELECT id FROM u", 2, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -1582,6 +1658,111 @@ acme_pg_orders_recover(acme_pg_t *pg, int older_than, size_t *n)
     PQclear(res);
 
     return ACME_OK;
+}
+
+
+int
+acme_pg_audit(acme_pg_t *pg, const char *ca, const char *event,
+    const char *account, const char *detail_json)
+{
+    const char  *params[4];
+
+    params[0] = ca;
+    params[1] = event;
+    params[2] = account;
+    params[3] = detail_json ? detail_json : "{}";
+
+    return acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
+                           "detail) VALUES ($1, $2, $3, $4)", 4, params);
+}
+
+
+int
+acme_pg_audit_query(acme_pg_t *pg, const char *account,
+    const char *identifier, const char *serial, time_t since, time_t until,
+    size_t max, acme_pg_audit_t **v, size_t *n)
+{
+    int              i, rows;
+    char             sn[32], un[32], lim[32];
+    PGresult        *res;
+    const char      *params[6];
+    acme_pg_audit_t *e;
+
+    *v = NULL;
+    *n = 0;
+
+    snprintf(sn, sizeof(sn), "%lld", (long long) since);
+    snprintf(un, sizeof(un), "%lld", (long long) until);
+    snprintf(lim, sizeof(lim), "%zu", max);
+
+    params[0] = account;
+    params[1] = identifier;
+    params[2] = serial;
+    params[3] = sn;
+    params[4] = un;
+    params[5] = lim;
+
+    res = acme_pg_run(pg,
+              "SELECT id, extract(epoch from at)::bigint, ca, event, "
+              "account, order_id, serial, identifiers, detail "
+              "FROM audit_events WHERE ($1::text IS NULL OR account = $1) "
+              "AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM "
+              "json_array_elements(coalesce(identifiers, '[]')::json) x "
+              "WHERE x->>'value' = $2)) "
+              "AND ($3::text IS NULL OR serial = $3) "
+              "AND ($4::bigint = 0 OR at >= to_timestamp($4::bigint)) "
+              "AND ($5::bigint = 0 OR at <= to_timestamp($5::bigint)) "
+              "ORDER BY id LIMIT $6", 6, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rows = PQntuples(res);
+
+    if (rows > 0) {
+        *v = calloc(rows, sizeof(acme_pg_audit_t));
+        if (*v == NULL) {
+            PQclear(res);
+            return ACME_ERROR;
+        }
+    }
+
+    for (i = 0; i < rows; i++) {
+        e = &(*v)[i];
+        e->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        e->at = acme_pg_time(res, i, 1);
+        e->ca = acme_pg_strdup(res, i, 2);
+        e->event = acme_pg_strdup(res, i, 3);
+        e->account = acme_pg_strdup(res, i, 4);
+        e->order_id = acme_pg_strdup(res, i, 5);
+        e->serial = acme_pg_strdup(res, i, 6);
+        e->identifiers = acme_pg_strdup(res, i, 7);
+        e->detail = acme_pg_strdup(res, i, 8);
+        (*n)++;
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+void
+acme_pg_audit_free(acme_pg_audit_t *v, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; v && i < n; i++) {
+        free(v[i].ca);
+        free(v[i].event);
+        free(v[i].account);
+        free(v[i].order_id);
+        free(v[i].serial);
+        free(v[i].identifiers);
+        free(v[i].detail);
+    }
+
+    free(v);
 }
 
 
@@ -1690,23 +1871,33 @@ acme_pg_cert_by_serial(acme_pg_t *pg, const char *ca, const char *serial_hex,
 
 
 int
-acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason)
+acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason,
+    const char *by)
 {
     int          n;
     char         id[32], r[16];
     PGresult    *res;
-    const char  *params[2];
+    const char  *params[3];
 
     snprintf(id, sizeof(id), "%" PRId64, cert_id);
     snprintf(r, sizeof(r), "%d", reason);
     params[0] = id;
     params[1] = r;
 
+    params[2] = by;
+
     res = acme_pg_run(pg,
-              "UPDATE certificates SET revoked_at = now(), "
+              "WITH u AS (UPDATE certificates SET revoked_at = now(), "
               "revocation_reason = $2 WHERE id = $1 AND revoked_at IS NULL "
-              "AND der IS NOT NULL RETURNING id", 2, params,
-              PGRES_TUPLES_OK);
+              "AND der IS NOT NULL RETURNING id, serial, order_id, "
+              "account_id), "
+              "e AS (INSERT INTO audit_events (ca, event, account, "
+              "order_id, serial, identifiers, detail) SELECT a.ca, "
+              "'certificate.revoked', a.public_id, o.public_id, u.serial, "
+              "o.identifiers, json_build_object('reason', $2::int, 'by', "
+              "$3::text)::text FROM u JOIN orders o ON o.id = u.order_id "
+              "JOIN accounts a ON a.id = u.account_id) "
+              "SELECT id FROM u", 3, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -1805,11 +1996,16 @@ acme_pg_account_rekey(acme_pg_t *pg, int64_t id, const char *old_thumbprint,
     /* ON CONFLICT cannot guard an UPDATE: the NOT EXISTS check plus the
      * unique index; a unique violation in a race is reported as error */
     res = acme_pg_run(pg,
-              "UPDATE accounts a SET jwk_thumbprint = $3, jwk = $4 "
-              "WHERE a.id = $1 AND a.jwk_thumbprint = $2 "
+              "WITH u AS (UPDATE accounts a SET jwk_thumbprint = $3, "
+              "jwk = $4 WHERE a.id = $1 AND a.jwk_thumbprint = $2 "
               "AND a.status = 'valid' AND NOT EXISTS (SELECT 1 FROM "
               "accounts b WHERE b.ca = a.ca AND b.jwk_thumbprint = $3) "
-              "RETURNING a.id", 4, params, PGRES_TUPLES_OK);
+              "RETURNING a.id, a.ca, a.public_id), "
+              "e AS (INSERT INTO audit_events (ca, event, account, detail) "
+              "SELECT u.ca, 'account.key_rolled', u.public_id, "
+              "json_build_object('old_key_thumbprint', $2::text, "
+              "'new_key_thumbprint', $3::text)::text FROM u) "
+              "SELECT id FROM u", 4, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -2126,7 +2322,12 @@ acme_pg_eab_bind(acme_pg_t *pg, const char *kid, int64_t account_id)
               "WITH u AS (UPDATE eab_keys e SET account_id = $2, "
               "bound_at = now() WHERE e.kid = $1 AND e.account_id IS NULL "
               "AND e.revoked_at IS NULL AND EXISTS (SELECT 1 FROM accounts "
-              "a WHERE a.id = $2 AND a.ca = e.ca) RETURNING e.id) "
+              "a WHERE a.id = $2 AND a.ca = e.ca) RETURNING e.id, e.kid, "
+              "e.ca), "
+              "ev AS (INSERT INTO audit_events (ca, event, account, detail) "
+              "SELECT u.ca, 'eab.bound', a.public_id, json_build_object("
+              "'eab_kid', u.kid)::text FROM u JOIN accounts a "
+              "ON a.id = $2) "
               "SELECT (SELECT count(*) FROM u), "
               "(SELECT count(*) FROM eab_keys WHERE kid = $1), "
               "(SELECT count(*) FROM eab_keys WHERE kid = $1 "

@@ -219,12 +219,15 @@ void acme_pg_strv_free(char **v, size_t n);
 /* Finalize (RFC 8555 7.4): ready -> processing and a reserved certificate
  * row with its serial in one transaction; ACME_CONFLICT when the order was
  * not ready.  Then acme_pg_finalize_finish() stores the signed leaf and
- * sets the order valid, or acme_pg_finalize_fail() sets it invalid. */
+ * sets the order valid (with its certificate.issued audit event, whose
+ * detail is audit_detail JSON), or acme_pg_finalize_fail() sets it
+ * invalid. */
 int acme_pg_finalize_begin(acme_pg_t *pg, int64_t order_id,
     int64_t account_id, const char *cert_public_id, const char *serial_hex);
 int acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
     const char *cert_public_id, const unsigned char *der, size_t der_len,
-    const char *chain_pem, time_t not_before, time_t not_after);
+    const char *chain_pem, time_t not_before, time_t not_after,
+    const char *audit_detail);
 int acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id,
     const char *error_json);
 
@@ -246,7 +249,46 @@ void acme_cert_clear(acme_cert_t *c);
 
 /* RFC 8555 7.6: records the revocation (time now, RFC 5280 reason code)
  * unless already revoked (ACME_CONFLICT) */
-int acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason);
+int acme_pg_cert_revoke(acme_pg_t *pg, int64_t cert_id, int reason,
+    const char *by);
+
+/*
+ * Audit trail (table audit_events, sql/0003).  The state changes above
+ * write their own events in their transactions: account.created,
+ * account.updated, account.deactivated, account.key_rolled,
+ * order.created, challenge.valid, challenge.invalid,
+ * authorization.deactivated, certificate.issued (audit_detail of
+ * acme_pg_finalize_finish), certificate.revoked (by: who asked),
+ * order.recovered.  acme_pg_audit() records an event that changes no
+ * other row (e.g. a rate-limit refusal); detail_json may be NULL.
+ */
+int acme_pg_audit(acme_pg_t *pg, const char *ca, const char *event,
+    const char *account, const char *detail_json);
+
+/* one audit row, strings malloc'ed (NULL when absent) */
+typedef struct {
+    int64_t      id;
+    time_t       at;
+    char        *ca;
+    char        *event;
+    char        *account;
+    char        *order_id;
+    char        *serial;
+    char        *identifiers;    /* JSON array text */
+    char        *detail;         /* JSON object text */
+} acme_pg_audit_t;
+
+/*
+ * acme_pg_audit_query(): events matching every given filter (NULL: any):
+ * account public id, an identifier value appearing in the event's
+ * identifiers, serial (lowercase hex), since/until (unix time, 0: open),
+ * oldest first, at most max.  *v is a new array of *n, freed with
+ * acme_pg_audit_free(*v, *n).
+ */
+int acme_pg_audit_query(acme_pg_t *pg, const char *account,
+    const char *identifier, const char *serial, time_t since, time_t until,
+    size_t max, acme_pg_audit_t **v, size_t *n);
+void acme_pg_audit_free(acme_pg_audit_t *v, size_t n);
 
 /* 1 when the account holds valid, unexpired authorizations for every
  * (type, value) pair, else 0; ACME_ERROR on failure.  RFC 8555 7.6. */
