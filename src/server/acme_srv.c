@@ -436,15 +436,25 @@ acme_srv_time_json(time_t t)
 static int
 acme_srv_random_id(char *out)
 {
+    int            i;
     unsigned char  raw[ACME_ID_BYTES];
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
-        return ACME_ERROR;
+    /* ids are typed on command lines (acme-server-admin account show
+     * ID): one starting with "-" would read as an option, so such draws
+     * are redrawn; 2 of 64 first characters, so this ends at once */
+    for (i = 0; i < 64; i++) {
+        if (RAND_bytes(raw, sizeof(raw)) != 1) {
+            return ACME_ERROR;
+        }
+
+        out[acme_b64u_encode(out, raw, sizeof(raw))] = '\0';
+
+        if (out[0] != '-' && out[0] != '_') {
+            return ACME_OK;
+        }
     }
 
-    out[acme_b64u_encode(out, raw, sizeof(raw))] = '\0';
-
-    return ACME_OK;
+    return ACME_ERROR;
 }
 
 
