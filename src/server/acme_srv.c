@@ -38,7 +38,17 @@
 
 /* per-thread connections, keyed by their settings (several CAs may use
  * several databases); made lazily in the pool thread that uses them */
+#define ACME_SRV_KEY_CACHE  64
+
+/* account keys imported from their stored JWK, by account row id */
 typedef struct {
+    int64_t         id;
+    char           *jwk;
+    EVP_PKEY       *key;
+} acme_srv_key_entry_t;
+
+typedef struct {
+    acme_srv_key_entry_t  keys[ACME_SRV_KEY_CACHE];
     size_t          npg;
     char           *pg_key[ACME_SRV_MAX_CONNS];
     acme_pg_t      *pg[ACME_SRV_MAX_CONNS];
@@ -124,6 +134,11 @@ acme_srv_tls_free(void *data)
     for (i = 0; i < t->nrd; i++) {
         acme_redis_close(t->rd[i]);
         free(t->rd_key[i]);
+    }
+
+    for (i = 0; i < ACME_SRV_KEY_CACHE; i++) {
+        free(t->keys[i].jwk);
+        EVP_PKEY_free(t->keys[i].key);
     }
 
     free(t);
@@ -2657,10 +2672,12 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
 static int
 acme_srv_kid(acme_srv_ctx_t *ctx)
 {
-    int           rc;
-    size_t        n;
-    json_t       *jwk;
-    const char   *kid, *id;
+    int                    rc;
+    size_t                 n;
+    json_t                *jwk;
+    const char            *kid, *id;
+    acme_srv_tls_t        *t;
+    acme_srv_key_entry_t  *e;
 
     kid = ctx->jws.kid;
     n = strlen(kid);
@@ -2690,6 +2707,19 @@ acme_srv_kid(acme_srv_ctx_t *ctx)
                                  acme_pg_errmsg(ctx->pg));
     }
 
+    /* the imported key is kept per thread: importing costs as much as
+     * verifying; the stored JWK text confirms a hit (keyChange) */
+    t = acme_srv_tls();
+    e = t ? &t->keys[(uint64_t) ctx->acct.id % ACME_SRV_KEY_CACHE] : NULL;
+
+    if (e && e->id == ctx->acct.id && e->jwk
+        && strcmp(e->jwk, ctx->acct.jwk) == 0
+        && EVP_PKEY_up_ref(e->key) == 1)
+    {
+        ctx->key = e->key;
+        return ACME_OK;
+    }
+
     jwk = json_loads(ctx->acct.jwk, 0, NULL);
     rc = acme_jwk_import(jwk, &ctx->key, NULL, &ctx->prob);
     json_decref(jwk);
@@ -2697,6 +2727,14 @@ acme_srv_kid(acme_srv_ctx_t *ctx)
     if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "stored key of account %s: %s",
                                  ctx->acct.public_id, ctx->prob.detail);
+    }
+
+    if (e && EVP_PKEY_up_ref(ctx->key) == 1) {
+        free(e->jwk);
+        EVP_PKEY_free(e->key);
+        e->id = ctx->acct.id;
+        e->key = ctx->key;
+        e->jwk = strdup(ctx->acct.jwk);
     }
 
     return ACME_OK;

@@ -17,10 +17,25 @@
 #define ACME_PG_MAX_SQL  (1024 * 1024)
 
 
+#define ACME_PG_PREPARED_MAX  128
+
+
+/* statements prepared on this connection: the caller's text pointer (a
+ * literal, so the lookup is a pointer compare) and a copy to confirm it */
+typedef struct {
+    const char  *sql;
+    char        *text;
+    char         name[16];
+} acme_pg_stmt_t;
+
+
 struct acme_pg_s {
-    PGconn  *conn;
-    char    *conninfo;
-    char     err[ACME_PG_ERR_MAX];
+    PGconn          *conn;
+    char            *conninfo;
+    size_t           nstmts;
+    unsigned         nprepared;      /* names used on this connection */
+    acme_pg_stmt_t   stmts[ACME_PG_PREPARED_MAX];
+    char             err[ACME_PG_ERR_MAX];
 };
 
 
@@ -34,6 +49,20 @@ static char *acme_pg_strdup(PGresult *res, int row, int col);
 static time_t acme_pg_time(PGresult *res, int row, int col);
 static void acme_pg_copy(char *dst, size_t size, PGresult *res, int row,
     int col);
+
+
+static void
+acme_pg_stmts_clear(acme_pg_t *pg)
+{
+    size_t  i;
+
+    for (i = 0; i < pg->nstmts; i++) {
+        free(pg->stmts[i].text);
+    }
+
+    pg->nstmts = 0;
+    pg->nprepared = 0;
+}
 
 
 acme_pg_t *
@@ -69,6 +98,8 @@ acme_pg_ensure(acme_pg_t *pg)
         PQfinish(pg->conn);
     }
 
+    /* prepared statements die with their connection */
+    acme_pg_stmts_clear(pg);
     pg->conn = PQconnectdb(pg->conninfo);
 
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
@@ -92,6 +123,7 @@ acme_pg_close(acme_pg_t *pg)
         PQfinish(pg->conn);
     }
 
+    acme_pg_stmts_clear(pg);
     free(pg->conninfo);
     free(pg);
 }
@@ -141,6 +173,62 @@ acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res)
 }
 
 
+/*
+ * Runs sql with text params, as a statement prepared once per connection
+ * when it is a query (parsing and planning is most of a short query's
+ * cost); utility statements (BEGIN, DDL) run unprepared.
+ */
+static PGresult *
+acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params)
+{
+    size_t           i;
+    PGresult        *res;
+    acme_pg_stmt_t  *st;
+
+    for (i = 0; i < pg->nstmts; i++) {
+        if (pg->stmts[i].sql == sql && strcmp(pg->stmts[i].text, sql) == 0) {
+            return PQexecPrepared(pg->conn, pg->stmts[i].name, n, params,
+                                  NULL, NULL, 0);
+        }
+    }
+
+    if (pg->nstmts == ACME_PG_PREPARED_MAX
+        || !(strncmp(sql, "SELECT", 6) == 0 || strncmp(sql, "INSERT", 6) == 0
+             || strncmp(sql, "UPDATE", 6) == 0
+             || strncmp(sql, "DELETE", 6) == 0
+             || strncmp(sql, "WITH", 4) == 0))
+    {
+        return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+    }
+
+    st = &pg->stmts[pg->nstmts];
+    snprintf(st->name, sizeof(st->name), "s%u", pg->nprepared++);
+
+    res = PQprepare(pg->conn, st->name, sql, n, NULL);
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        /* the same error comes back from the plain call, with context */
+        PQclear(res);
+        return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+    }
+
+    PQclear(res);
+
+    st->text = strdup(sql);
+    if (st->text == NULL) {
+        /* prepared but not recorded: a later call prepares it afresh
+         * under another name */
+        return PQexecPrepared(pg->conn, st->name, n, params, NULL, NULL, 0);
+    }
+
+    st->sql = sql;
+    pg->nstmts++;
+
+    return PQexecPrepared(pg->conn, st->name, n, params, NULL, NULL, 0);
+}
+
+
 static PGresult *
 acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
     ExecStatusType want)
@@ -153,7 +241,7 @@ acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
     }
 
     trans = PQtransactionStatus(pg->conn);
-    res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+    res = acme_pg_exec(pg, sql, n, params);
 
     /* a connection that died while idle (PostgreSQL restarted): outside
      * a transaction nothing was done, so once more on a new one */
@@ -164,7 +252,7 @@ acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
         res = NULL;
 
         if (acme_pg_ensure(pg) == ACME_OK) {
-            res = PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+            res = acme_pg_exec(pg, sql, n, params);
         }
     }
 
