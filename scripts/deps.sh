@@ -18,6 +18,7 @@ PACKAGES=(
     certbot python3-certbot-dns-rfc2136 lego dehydrated uacme
     python3-acme python3-josepy python3-cryptography python3-requests
     python3-pytest
+    clang libclang-rt-14-dev valgrind
     openssl ca-certificates curl iproute2 procps util-linux
 )
 

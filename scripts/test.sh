@@ -1,6 +1,9 @@
 #!/bin/bash
 # scripts/test.sh: everything CI runs (make test builds first).
-#   1. unit tests: every build/t/test_* binary
+#   1. unit tests: every build/t/test_* binary, then again built with
+#      ASan + UBSan (make test-sanitize) and under valgrind (make
+#      test-valgrind), and each fuzz target for ACME_TEST_FUZZ_SECONDS
+#      (default 12; 0 skips) (make fuzz-smoke, t/fuzz/fuzz.mk)
 #   2. a private stack in a temporary directory (stopped on exit)
 #   3. protocol tests: /usr/bin/python3 -m pytest -q t/protocol, then
 #      the acme-server-admin tests: the same with t/admin
@@ -78,6 +81,33 @@ else
             result "unit $(basename "$t")" FAIL "exit $?"
         fi
     done
+fi
+
+# sanitizers and fuzzing (t/fuzz/fuzz.mk): about 2.5 minutes on 2 cores
+make_step() {    # make_step NAME SUMMARY-PATTERN MAKE-ARGS...
+    local name=$1 pat=$2 out rc
+    shift 2
+    echo
+    echo "== $name"
+    out=$(mktemp)
+    timeout "$STEP_TIMEOUT" make --no-print-directory "$@" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" = 0 ]; then
+        result "$name" ok "$(grep -E "$pat" "$out" | tail -n1)"
+    else
+        result "$name" FAIL "exit $rc"
+    fi
+    rm -f "$out"
+}
+
+make_step "unit (ASan+UBSan)" '^test-sanitize:' -s test-sanitize
+make_step "unit (valgrind)" '^test-valgrind:' -s test-valgrind
+fuzz_secs=${ACME_TEST_FUZZ_SECONDS:-12}
+if [ "$fuzz_secs" -gt 0 ]; then
+    make_step "fuzz smoke (${fuzz_secs}s/target)" '^fuzz:' -s fuzz-smoke \
+        FUZZ_SMOKE_SECONDS="$fuzz_secs"
+else
+    result "fuzz smoke" SKIP "ACME_TEST_FUZZ_SECONDS=0"
 fi
 
 # --- 2. the stack ----------------------------------------------------------
