@@ -99,3 +99,4 @@ clean:
 # optional parts with their own make fragments (benchmarks, fuzzing)
 -include bench/bench.mk
 -include t/fuzz/fuzz.mk
+-include t/faults/faults.mk
