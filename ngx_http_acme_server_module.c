@@ -1135,10 +1135,11 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_acme_server_loc_conf_t *prev = parent;
     ngx_http_acme_server_loc_conf_t *conf = child;
 
-    u_char           *p, *last;
-    ngx_int_t         port;
-    ngx_str_t         file, name;
-    acme_srv_conf_t  *srv;
+    u_char                    *p, *last;
+    ngx_int_t                  port;
+    ngx_str_t                  file, name;
+    acme_srv_conf_t           *srv;
+    ngx_http_core_loc_conf_t  *clcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->database, prev->database, "");
@@ -1386,6 +1387,15 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
            != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    /* JWS bodies are read into memory: a body nginx would spool to a
+     * temporary file (beyond client_body_buffer_size, 8k by default) is
+     * refused, so the buffer covers acme_server_max_body */
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_body_buffer_size < conf->max_body) {
+        clcf->client_body_buffer_size = conf->max_body;
     }
 
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);

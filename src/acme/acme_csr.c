@@ -72,8 +72,10 @@ acme_csr_names_check(X509_REQ *req, const char *const *types,
 {
     int                     i, cn_len, found;
     size_t                  j, count, len;
+    X509_NAME              *subj;
+    ASN1_STRING            *d;
     unsigned char           ip[16];
-    char                    cn[ACME_DNS_NAME_MAX + 2], seen[ACME_CSR_MAX_NAMES];
+    char                    seen[ACME_CSR_MAX_NAMES];
     const char             *s;
     GENERAL_NAME           *gn;
     X509_EXTENSION         *ext;
@@ -183,19 +185,30 @@ acme_csr_names_check(X509_REQ *req, const char *const *types,
                                 "identifier \"%s\"", names[j]);
     }
 
-    /* RFC 8555 7.4: the CN, if present, is one of the requested names */
-    cn_len = X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
-                                       NID_commonName, cn, sizeof(cn));
-    if (cn_len >= 0) {
+    /* RFC 8555 7.4: every CN, if any, is one of the requested names */
+    subj = X509_REQ_get_subject_name(req);
+
+    for (i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1); i >= 0;
+         i = X509_NAME_get_index_by_NID(subj, NID_commonName, i))
+    {
+        d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+        s = (const char *) ASN1_STRING_get0_data(d);
+        cn_len = ASN1_STRING_length(d);
+
         for (j = 0; j < n; j++) {
-            if (strcasecmp(cn, names[j]) == 0) {
-                return ACME_OK;
+            if ((size_t) cn_len == strlen(names[j])
+                && strncasecmp(s, names[j], cn_len) == 0)
+            {
+                break;
             }
         }
 
-        return acme_problem_set(p, ACME_PROB_BAD_CSR,
-                                "CSR common name \"%.253s\" is not among its "
-                                "subjectAltNames", cn);
+        if (j == n) {
+            return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                    "CSR common name \"%.*s\" is not among "
+                                    "its subjectAltNames",
+                                    cn_len > 253 ? 253 : cn_len, s);
+        }
     }
 
     return ACME_OK;
@@ -218,6 +231,7 @@ acme_csr_check_idents(const unsigned char *der, size_t len,
     EVP_PKEY *account_key, unsigned key_types, X509_REQ **req,
     acme_problem_t *p)
 {
+    int                   md_nid;
     EVP_PKEY             *key;
     X509_REQ             *r;
     const unsigned char  *q;
@@ -237,6 +251,15 @@ acme_csr_check_idents(const unsigned char *der, size_t len,
     if (key == NULL) {
         ERR_clear_error();
         acme_problem_set(p, ACME_PROB_BAD_CSR, "CSR public key is invalid");
+        goto failed;
+    }
+
+    /* CA/B BR 7.1.3: no SHA-1 (or MD5) signed requests */
+    if (OBJ_find_sigid_algs(X509_REQ_get_signature_nid(r), &md_nid, NULL)
+        && (md_nid == NID_sha1 || md_nid == NID_md5))
+    {
+        acme_problem_set(p, ACME_PROB_BAD_CSR,
+                         "CSR is signed with a weak hash (SHA-1 or MD5)");
         goto failed;
     }
 

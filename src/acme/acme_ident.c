@@ -151,7 +151,8 @@ acme_ident_ip_normalize(const char *in, size_t len, char *out,
     char           buf[ACME_IP_TEXT_MAX];
     unsigned char  addr[16];
 
-    if (len == 0 || len >= sizeof(buf)) {
+    /* inet_pton() would stop at an embedded NUL */
+    if (len == 0 || len >= sizeof(buf) || memchr(in, '\0', len) != NULL) {
         return acme_problem_set(p, ACME_PROB_MALFORMED,
                                 "ip identifier is not an IP address");
     }

@@ -1071,7 +1071,13 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
         return ACME_ERROR;
     }
 
-    if (acme_srv_contact(ctx, v ? v : json_array(), &contact) != ACME_OK) {
+    if (v == NULL) {
+        contact = strdup("[]");
+        if (contact == NULL) {
+            return acme_srv_internal(ctx, "out of memory");
+        }
+
+    } else if (acme_srv_contact(ctx, v, &contact) != ACME_OK) {
         return ACME_ERROR;
     }
 
@@ -2254,7 +2260,8 @@ acme_srv_revoke(acme_srv_ctx_t *ctx)
     v = json_object_get(ctx->payload, "reason");
 
     if (v != NULL) {
-        if (!json_is_integer(v)
+        if (!json_is_integer(v) || json_integer_value(v) < 0
+            || json_integer_value(v) > 10
             || !acme_srv_reason_ok((int) json_integer_value(v)))
         {
             return acme_problem_set(&ctx->prob,
