@@ -113,6 +113,7 @@ write_env() {
         echo "ACMEHTTPPORT='$ACMEHTTPPORT'"
         echo "HTTP01PORT='$HTTP01PORT'"
         echo "TLSALPN01PORT='$TLSALPN01PORT'"
+        echo "VALIDATOR_METRICS_URL='http://127.0.0.1:$VMETRICSPORT/metrics'"
         echo "ACME_DB_CONNINFO='$CONNINFO'"
         echo "ACME_REDIS='127.0.0.1:$REDISPORT'"
         echo "ACME_DNS_SERVER='127.0.0.1:$DNSPORT'"
@@ -387,6 +388,7 @@ redis = 127.0.0.1:$REDISPORT
 resolver = 127.0.0.1:$DNSPORT
 http01_port = $HTTP01PORT
 tls_alpn01_port = $TLSALPN01PORT
+metrics_listen = 127.0.0.1:$VMETRICSPORT
 caa_identities = acme.example.test
 account_uri_prefix = https://127.0.0.1:$ACMEPORT/acme/acct/
 allow_private_addresses = yes
@@ -424,9 +426,9 @@ cmd_up() {
     wipe_dir
 
     local ports
-    ports=$(stk_pick_ports 7)
+    ports=$(stk_pick_ports 8)
     read -r PGPORT REDISPORT DNSPORT ACMEPORT ACMEHTTPPORT HTTP01PORT \
-        TLSALPN01PORT <<< "$ports"
+        TLSALPN01PORT VMETRICSPORT <<< "$ports"
     CONNINFO="host=127.0.0.1 port=$PGPORT dbname=acme user=postgres"
     TSIG_SECRET=
     write_env
@@ -456,6 +458,8 @@ stack up in $DIR
                    $DIR/dns/nsupdate.key)
   http-01 port     $HTTP01PORT (clients answer challenges on 127.0.0.1 here)
   tls-alpn-01 port $TLSALPN01PORT
+  metrics          http://127.0.0.1:$ACMEHTTPPORT/metrics (nginx)
+                   http://127.0.0.1:$VMETRICSPORT/metrics (validator)
   listener TLS CA  $DIR/tls/minica.pem (REQUESTS_CA_BUNDLE,
                    LEGO_CA_CERTIFICATES)
   issuing CA       $DIR/ca/ca.pem

@@ -2,7 +2,9 @@
 nginx module, aggregated across workers. The Redis outage test runs last
 in this file and restarts Redis the way scripts/stack.sh starts it."""
 
+import json
 import os
+import pathlib
 import re
 import subprocess
 import time
@@ -80,6 +82,66 @@ def test_metrics_count_issuance_and_problems(session, ops, new_client,
 def test_metrics_only_for_get(session, ops):
     assert session.post(ops + "/metrics", data="x", timeout=10) \
         .status_code == 405
+
+
+def test_certbot_run_is_counted_and_audited(session, ops, stack_env,
+                                            tmp_path):
+    """Issue 8, done when: after a certbot run both metrics endpoints
+    count the issuance and the audit trail lists every step with the
+    certificate's serial."""
+    from cryptography import x509
+    vurl = stack_env.get("VALIDATOR_METRICS_URL")
+    if not vurl:
+        pytest.fail("the stack's validator exposes no metrics")
+
+    def vmetrics():
+        r = session.get(vurl, timeout=10)
+        assert r.status_code == 200
+        out = {}
+        for line in r.text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    before, vbefore = metrics(session, ops), vmetrics()
+    env = dict(os.environ, REQUESTS_CA_BUNDLE=stack_env["ACME_TLS_CA_BUNDLE"])
+    out = subprocess.run(
+        ["certbot", "certonly", "--non-interactive", "--agree-tos",
+         "--register-unsafely-without-email",
+         "--server", stack_env["ACME_DIRECTORY_URL"],
+         "--config-dir", str(tmp_path / "c"), "--work-dir",
+         str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l"),
+         "--standalone", "--http-01-address", "127.0.0.1",
+         "--http-01-port", stack_env["HTTP01PORT"],
+         "--cert-name", "observe", "-d", "observe.example.test"],
+        env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stdout + out.stderr
+    after, vafter = metrics(session, ops), vmetrics()
+
+    issued = sum(after.get(k, 0) - before.get(k, 0) for k in after
+                 if k.startswith("acme_server_certificates_issued_total"))
+    assert issued == 1
+    valid = sum(vafter.get(k, 0) - vbefore.get(k, 0) for k in vafter
+                if k.startswith("acme_validator_validations_total")
+                and 'result="valid"' in k)
+    assert valid == 1
+
+    pem = (tmp_path / "c" / "live" / "observe" / "cert.pem").read_bytes()
+    serial = "%032x" % x509.load_pem_x509_certificate(pem).serial_number
+    admin = str(pathlib.Path(__file__).resolve().parents[2] / "build" /
+                "acme-server-admin")
+    rows = json.loads(subprocess.run(
+        [admin, "--database", stack_env["ACME_DB_CONNINFO"], "audit",
+         "--json", "--serial", serial], capture_output=True, text=True,
+        check=True, timeout=60).stdout)
+    account = rows[0]["account"]
+    steps = [e["event"] for e in json.loads(subprocess.run(
+        [admin, "--database", stack_env["ACME_DB_CONNINFO"], "audit",
+         "--json", "--account", account], capture_output=True, text=True,
+        check=True, timeout=60).stdout)]
+    assert steps == ["account.created", "order.created", "challenge.valid",
+                     "certificate.issued"], steps
 
 
 def test_zz_ready_is_false_while_redis_is_down(session, ops, stack_env):
