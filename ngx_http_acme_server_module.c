@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 #include <ngx_thread_pool.h>
 
+#include <dlfcn.h>
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
 
@@ -67,9 +68,35 @@ typedef struct {
     acme_srv_conf_t       *conf;
     acme_srv_req_t         req;
     acme_srv_resp_t        resp;
+    ngx_event_t            wait;
 } ngx_http_acme_server_task_ctx_t;
 
 
+/*
+ * A graceful shutdown (nginx -s reload, -s quit) lets a worker exit as soon
+ * as no timer is left (ngx_event_no_timers_left()): a task in the thread
+ * pool has none, so the worker would exit with it running and its request
+ * unanswered.  This timer, armed while the task runs, keeps the worker.
+ */
+static void
+ngx_http_acme_server_wait_handler(ngx_event_t *ev)
+{
+    ngx_add_timer(ev, 1000);
+}
+
+
+static void
+ngx_http_acme_server_wait(ngx_http_request_t *r,
+    ngx_http_acme_server_task_ctx_t *ctx)
+{
+    ctx->wait.handler = ngx_http_acme_server_wait_handler;
+    ctx->wait.data = r;
+    ctx->wait.log = r->connection->log;
+    ngx_add_timer(&ctx->wait, 1000);
+}
+
+
+static ngx_int_t ngx_http_acme_server_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_acme_server_handler(ngx_http_request_t *r);
 static void ngx_http_acme_server_body_handler(ngx_http_request_t *r);
 static void ngx_http_acme_server_thread(void *data, ngx_log_t *log);
@@ -375,13 +402,36 @@ ngx_module_t  ngx_http_acme_server_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_acme_server_init_process,     /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/*
+ * A worker's exit unloads the module (ngx_destroy_pool() dlcloses it, and
+ * with it libpq, hiredis, libp11) while the pool threads may still run
+ * their thread-specific destructors inside them: keep it mapped.
+ */
+static ngx_int_t
+ngx_http_acme_server_init_process(ngx_cycle_t *cycle)
+{
+    Dl_info  info;
+
+    if (dladdr((void *) &ngx_http_acme_server_module, &info) != 0
+        && info.dli_fname != NULL
+        && dlopen(info.dli_fname, RTLD_NOW | RTLD_NODELETE) == NULL)
+    {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "acme server: dlopen(\"%s\") failed: %s",
+                      info.dli_fname, dlerror());
+    }
+
+    return NGX_OK;
+}
 
 
 static ngx_str_t  ngx_http_acme_server_jose =
@@ -421,8 +471,11 @@ ngx_http_acme_server_handler(ngx_http_request_t *r)
     path.data = r->uri.data + alcf->location.len;
     path.len = r->uri.len - alcf->location.len;
 
-    /* RFC 8555 7.1.1: the directory is fetched with GET */
-    if (path.len == 9 && ngx_strncmp(path.data, "directory", 9) == 0) {
+    /* RFC 8555 7.1.1: the directory is fetched with GET (a POST-as-GET,
+     * RFC 8555 6.3, goes the way of every POST) */
+    if (path.len == 9 && ngx_strncmp(path.data, "directory", 9) == 0
+        && r->method != NGX_HTTP_POST)
+    {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_http_acme_server_send_problem(r, alcf,
                        ACME_PROB_MALFORMED, NGX_HTTP_NOT_ALLOWED,
@@ -457,7 +510,9 @@ ngx_http_acme_server_handler(ngx_http_request_t *r)
     }
 
     /* RFC 8555 7.2: HEAD answers 200, GET 204 */
-    if (path.len == 9 && ngx_strncmp(path.data, "new-nonce", 9) == 0) {
+    if (path.len == 9 && ngx_strncmp(path.data, "new-nonce", 9) == 0
+        && r->method != NGX_HTTP_POST)
+    {
         if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
             return ngx_http_acme_server_send_problem(r, alcf,
                        ACME_PROB_MALFORMED, NGX_HTTP_NOT_ALLOWED,
@@ -609,6 +664,7 @@ ngx_http_acme_server_body_handler(ngx_http_request_t *r)
     }
 
     ngx_http_acme_server_metrics_task(1, 0);
+    ngx_http_acme_server_wait(r, ctx);
 
     /* the request waits for the task; read_client_request_body() holds
      * the reference that ngx_http_acme_server_done() finalizes */
@@ -647,6 +703,10 @@ ngx_http_acme_server_done(ngx_event_t *ev)
 
     r->main->blocked--;
     r->aio = 0;
+
+    if (ctx->wait.timer_set) {
+        ngx_del_timer(&ctx->wait);
+    }
 
     ngx_http_acme_server_metrics_task(-1, 0);
 
@@ -1705,6 +1765,7 @@ ngx_http_acme_server_ready_handler(ngx_http_request_t *r)
     }
 
     ngx_http_acme_server_metrics_task(1, 0);
+    ngx_http_acme_server_wait(r, ctx);
 
     /* a GET took no reference for a body: take one for the task */
     r->main->count++;

@@ -179,6 +179,23 @@ else
     result "validator (pytest t/validator)" FAIL "no stack"
 fi
 
+# nginx -s reload under load, invalid configs, rate limits changed by a
+# reload: rewrites the stack's nginx.conf and puts it back (t/reload)
+echo
+echo "== reload tests (pytest)"
+if [ $stack_ok = 1 ]; then
+    if timeout "$STEP_TIMEOUT" env -u REQUESTS_CA_BUNDLE \
+           -u PYTHONPATH PYTHONDONTWRITEBYTECODE=1 \
+           /usr/bin/python3 -m pytest -q -p no:cacheprovider t/reload
+    then
+        result "reload (pytest t/reload)" ok
+    else
+        result "reload (pytest t/reload)" FAIL
+    fi
+else
+    result "reload (pytest t/reload)" FAIL "no stack"
+fi
+
 # --- 4. interop ------------------------------------------------------------
 
 echo

@@ -177,14 +177,6 @@ acme_csr_names_check(X509_REQ *req, const char *const *types,
 
     GENERAL_NAMES_free(san);
 
-    if (count != n) {
-        for (j = 0; j < n && seen[j]; j++) { /* void */ }
-
-        return acme_problem_set(p, ACME_PROB_BAD_CSR,
-                                "CSR does not request the order's "
-                                "identifier \"%s\"", names[j]);
-    }
-
     /* RFC 8555 7.4: every CN, if any, is one of the requested names */
     subj = X509_REQ_get_subject_name(req);
 
@@ -205,10 +197,25 @@ acme_csr_names_check(X509_REQ *req, const char *const *types,
 
         if (j == n) {
             return acme_problem_set(p, ACME_PROB_BAD_CSR,
-                                    "CSR common name \"%.*s\" is not among "
-                                    "its subjectAltNames",
+                                    "CSR common name \"%.*s\" is not an "
+                                    "identifier of the order",
                                     cn_len > 253 ? 253 : cn_len, s);
         }
+
+        /* RFC 8555 7.4: a dns identifier may be requested in the CN
+         * alone */
+        if (!seen[j]) {
+            seen[j] = 1;
+            count++;
+        }
+    }
+
+    if (count != n) {
+        for (j = 0; j < n && seen[j]; j++) { /* void */ }
+
+        return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                "CSR does not request the order's "
+                                "identifier \"%s\"", names[j]);
     }
 
     return ACME_OK;

@@ -3,8 +3,124 @@
  */
 
 #include <string.h>
+#include <stdint.h>
 #include <arpa/inet.h>
 #include "acme_ident.h"
+
+
+/* RFC 3492 6.1 */
+static uint32_t
+acme_ident_adapt(uint32_t delta, uint32_t points, int first)
+{
+    uint32_t  k;
+
+    delta = first ? delta / 700 : delta / 2;
+    delta += delta / points;
+
+    for (k = 0; delta > ((36 - 1) * 26) / 2; k += 36) {
+        delta /= 36 - 1;
+    }
+
+    return k + (36 * delta) / (delta + 38);
+}
+
+
+/*
+ * An A-label ("xn--" + Punycode, RFC 5890 2.3.2.1) must decode (RFC 3492
+ * 6.2) to a label of at most 63 code points, at least one of them
+ * non-ASCII, none a control character or surrogate.  s and len exclude
+ * the "xn--" prefix.
+ */
+static int
+acme_ident_a_label_ok(const char *s, size_t len)
+{
+    int        ascii_only;
+    size_t     b, in, j, out;
+    uint32_t   n, i, oldi, w, k, t, digit, bias;
+    uint32_t   cp[64];
+
+    if (len == 0) {
+        return 0;
+    }
+
+    /* the basic code points come before the last delimiter */
+    for (b = len; b > 0 && s[b - 1] != '-'; b--) { /* void */ }
+
+    out = 0;
+
+    if (b > 0) {
+        if (b - 1 > 63) {
+            return 0;
+        }
+
+        for (j = 0; j < b - 1; j++) {
+            cp[out++] = (unsigned char) s[j];
+        }
+    }
+
+    n = 128;
+    i = 0;
+    bias = 72;
+    ascii_only = 1;
+
+    for (in = b; in < len; /* void */) {
+        oldi = i;
+        w = 1;
+
+        for (k = 36; /* void */; k += 36) {
+            if (in >= len) {
+                return 0;
+            }
+
+            digit = (uint32_t) s[in++];
+            digit = (digit >= '0' && digit <= '9') ? digit - '0' + 26
+                    : (digit >= 'a' && digit <= 'z') ? digit - 'a'
+                    : (digit >= 'A' && digit <= 'Z') ? digit - 'A' : 36;
+
+            if (digit >= 36 || digit > (UINT32_MAX - i) / w) {
+                return 0;
+            }
+
+            i += digit * w;
+            t = (k <= bias) ? 1 : (k >= bias + 26) ? 26 : k - bias;
+
+            if (digit < t) {
+                break;
+            }
+
+            if (w > UINT32_MAX / (36 - t)) {
+                return 0;
+            }
+
+            w *= 36 - t;
+        }
+
+        if (out >= 63) {
+            return 0;
+        }
+
+        bias = acme_ident_adapt(i - oldi, (uint32_t) out + 1, oldi == 0);
+
+        if (i / (out + 1) > UINT32_MAX - n) {
+            return 0;
+        }
+
+        n += i / (uint32_t) (out + 1);
+        i %= (uint32_t) (out + 1);
+
+        /* no controls, surrogates or values beyond Unicode */
+        if (n < 0xa0 || (n >= 0xd800 && n <= 0xdfff) || n > 0x10ffff) {
+            return 0;
+        }
+
+        memmove(&cp[i + 1], &cp[i], (out - i) * sizeof(uint32_t));
+        cp[i++] = n;
+        out++;
+        ascii_only = 0;
+    }
+
+    return !ascii_only;
+}
 
 
 int
@@ -12,7 +128,7 @@ acme_ident_dns_normalize(const char *in, size_t len, char *out,
     int *wildcard, acme_problem_t *p)
 {
     int          digits_only, labels;
-    size_t       i, start, label_len;
+    size_t       i, start, label_len, label_end;
     unsigned     c;
 
     *wildcard = 0;
@@ -119,6 +235,27 @@ acme_ident_dns_normalize(const char *in, size_t len, char *out,
 
     labels++;
     out[len] = '\0';
+
+    /* RFC 5890: an "xn--" label must be a valid A-label */
+    for (i = start; i < len; i = label_end + 1) {
+        const char  *dot;
+
+        dot = memchr(out + i, '.', len - i);
+        label_end = dot ? (size_t) (dot - out) : len;
+
+        if (label_end - i >= 4 && memcmp(out + i, "xn--", 4) == 0
+            && !acme_ident_a_label_ok(out + i + 4, label_end - i - 4))
+        {
+            return acme_problem_set(p, ACME_PROB_REJECTED_IDENTIFIER,
+                                    "dns identifier \"%s\" has an \"xn--\" "
+                                    "label that is not a valid A-label "
+                                    "(RFC 5890)", out);
+        }
+
+        if (label_end == len) {
+            break;
+        }
+    }
 
     if (labels < 2) {
         return acme_problem_set(p, ACME_PROB_REJECTED_IDENTIFIER,

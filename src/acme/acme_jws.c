@@ -162,6 +162,18 @@ acme_jws_parse(acme_jws_t *jws, const char *body, size_t len,
         goto failed;
     }
 
+    /* RFC 7515 4.1.11 / RFC 7797: no extension is understood here, so a
+     * "crit" header (and the unencoded payload option "b64" it would name)
+     * cannot be honoured */
+    if (json_object_get(jws->protected_hdr, "crit") != NULL
+        || json_object_get(jws->protected_hdr, "b64") != NULL)
+    {
+        acme_problem_set(p, ACME_PROB_MALFORMED,
+                         "JWS header parameters \"crit\" and \"b64\" are "
+                         "not supported");
+        goto failed;
+    }
+
     jwk = json_object_get(jws->protected_hdr, "jwk");
     kid = json_object_get(jws->protected_hdr, "kid");
 

@@ -355,7 +355,17 @@ acme_srv_internal(acme_srv_ctx_t *ctx, const char *fmt, ...)
     (void) vsnprintf(ctx->resp->log, sizeof(ctx->resp->log), fmt, args);
     va_end(args);
 
-    /* the real cause goes to the error log, never to the client */
+    /* the real cause goes to the error log, never to the client; a
+     * database or Redis that is away is an outage: 503 with Retry-After */
+    if ((ctx->pg && acme_pg_outage(ctx->pg))
+        || (ctx->rd && acme_redis_outage(ctx->rd)))
+    {
+        return acme_problem_set_status(&ctx->prob,
+                                       ACME_PROB_SERVER_INTERNAL, 503,
+                                       "the service is temporarily "
+                                       "unavailable; try again later");
+    }
+
     return acme_problem_set(&ctx->prob, ACME_PROB_SERVER_INTERNAL,
                             "the server could not complete the request; "
                             "try again later");
@@ -553,9 +563,10 @@ acme_srv_nonce(const acme_srv_conf_t *conf, char *out)
 static const char *
 acme_srv_order_status(const acme_order_t *o, time_t now)
 {
-    /* RFC 8555 7.1.6: an order past its expiry is invalid */
+    /* RFC 8555 7.1.6: an order past its expiry, or one of whose
+     * authorizations expired or failed, is invalid */
     if ((strcmp(o->status, "pending") == 0 || strcmp(o->status, "ready") == 0)
-        && o->expires <= now)
+        && (o->expires <= now || o->authz_unusable))
     {
         return "invalid";
     }
@@ -692,7 +703,7 @@ acme_srv_authz_json(acme_srv_ctx_t *ctx, const acme_authz_t *az)
 static json_t *
 acme_srv_account_json(acme_srv_ctx_t *ctx, const acme_account_t *a)
 {
-    json_t  *j, *contact;
+    json_t  *j, *contact, *eab;
 
     contact = json_loads(a->contact, 0, NULL);
 
@@ -704,6 +715,14 @@ acme_srv_account_json(acme_srv_ctx_t *ctx, const acme_account_t *a)
 
     if (j && a->tos_agreed) {
         json_object_set_new(j, "termsOfServiceAgreed", json_true());
+    }
+
+    /* RFC 8555 7.3.4: a verified binding is reflected */
+    if (j && a->eab_binding) {
+        eab = json_loads(a->eab_binding, 0, NULL);
+        if (eab) {
+            json_object_set_new(j, "externalAccountBinding", eab);
+        }
     }
 
     return j;
@@ -1006,6 +1025,7 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     char            *contact;
     char             id[ACME_ID_LEN + 1];
     char             eab_kid[ACME_EAB_KID_MAX + 1];
+    char            *binding;
     const char      *subject;
     json_t          *v;
     acme_account_t   a;
@@ -1020,6 +1040,15 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     if (rc == ACME_ERROR) {
         return acme_srv_internal(ctx, "account lookup: %s",
                                  acme_pg_errmsg(ctx->pg));
+    }
+
+    /* RFC 8555 7.3.6: nothing more is accepted from a deactivated
+     * account's key, a lookup included */
+    if (rc == ACME_OK && strcmp(a.status, "valid") != 0) {
+        acme_problem_set_status(&ctx->prob, ACME_PROB_UNAUTHORIZED, 401,
+                                "the account of this key is %s", a.status);
+        acme_account_clear(&a);
+        return ACME_ERROR;
     }
 
     /* RFC 8555 7.3.1: an existing key returns its account, 200 */
@@ -1095,9 +1124,18 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
         return acme_srv_internal(ctx, "RAND_bytes() failed");
     }
 
+    binding = NULL;
+
+    if (eab_kid[0]) {
+        binding = json_dumps(json_object_get(ctx->payload,
+                                             "externalAccountBinding"),
+                             JSON_COMPACT);
+    }
+
     rc = acme_pg_account_create(ctx->pg, ctx->conf->ca_name, id,
                                 ctx->thumbprint, ctx->canonical, contact,
-                                tos, &a);
+                                tos, binding, &a);
+    free(binding);
     free(contact);
 
     if (rc == ACME_CONFLICT) {
@@ -1226,18 +1264,18 @@ acme_srv_account(acme_srv_ctx_t *ctx, int orders)
     contact = NULL;
     status = NULL;
 
+    /* RFC 8555 7.3.2: a status other than "deactivated" (7.3.6) is
+     * ignored, but it must be a string */
     v = json_object_get(ctx->payload, "status");
     if (v) {
-        if (!json_is_string(v)
-            || strcmp(json_string_value(v), "deactivated") != 0)
-        {
+        if (!json_is_string(v)) {
             return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
-                                    "a client may set an account's status "
-                                    "only to \"deactivated\" (RFC 8555 "
-                                    "7.3.6)");
+                                    "\"status\" must be a string");
         }
 
-        status = "deactivated";
+        if (strcmp(json_string_value(v), "deactivated") == 0) {
+            status = "deactivated";
+        }
     }
 
     v = json_object_get(ctx->payload, "contact");
@@ -2585,6 +2623,8 @@ typedef enum {
     ACME_SRV_CERT,
     ACME_SRV_REVOKE,
     ACME_SRV_KEY_CHANGE,
+    ACME_SRV_DIRECTORY,
+    ACME_SRV_NEW_NONCE,
     ACME_SRV_UNKNOWN
 } acme_srv_route_e;
 
@@ -2633,6 +2673,15 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
 
     if (len == 10 && memcmp(path, "key-change", 10) == 0) {
         return ACME_SRV_KEY_CHANGE;
+    }
+
+    /* RFC 8555 6.3: POST-as-GET of the directory and newNonce too */
+    if (len == 9 && memcmp(path, "directory", 9) == 0) {
+        return ACME_SRV_DIRECTORY;
+    }
+
+    if (len == 9 && memcmp(path, "new-nonce", 9) == 0) {
+        return ACME_SRV_NEW_NONCE;
     }
 
     if (acme_srv_prefix(path, len, "acct/", id, id_len)) {
@@ -2748,17 +2797,89 @@ acme_srv_kid(acme_srv_ctx_t *ctx)
 }
 
 
+/*
+ * RFC 8555 6.5: the nonce is checked and spent before anything else is
+ * looked at, so that a nonce that appeared in a request is spent even if
+ * the request fails later (a bad signature included).
+ */
+static int
+acme_srv_spend_nonce(acme_srv_ctx_t *ctx)
+{
+    int          rc;
+    size_t       i, len;
+    time_t       now, minted;
+    const char  *n;
+
+    now = time(NULL);
+    n = ctx->jws.nonce;
+
+    if (n == NULL) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the JWS has no \"nonce\"");
+    }
+
+    /* RFC 8555 6.5.2: a nonce that is not base64url (of at least one
+     * octet) is malformed */
+    len = strlen(n);
+
+    if (len == 0) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "the JWS \"nonce\" is empty");
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!(isalnum((unsigned char) n[i]) || n[i] == '-' || n[i] == '_')) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                    "the JWS \"nonce\" is not base64url");
+        }
+    }
+
+    if (acme_nonce_check(ctx->conf->nonce_key, ctx->jws.nonce,
+                         strlen(ctx->jws.nonce), now,
+                         ctx->conf->nonce_lifetime, &minted) != ACME_OK)
+    {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce was not issued by this server or "
+                                "has expired");
+    }
+
+    rc = acme_redis_nonce_spend(ctx->rd, ctx->jws.nonce,
+                                strlen(ctx->jws.nonce), minted,
+                                (int) ctx->conf->nonce_lifetime + 120, now);
+    if (rc == ACME_CONFLICT) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce has already been used");
+    }
+
+    if (rc == ACME_NOT_FOUND) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
+                                "the nonce predates the server's nonce "
+                                "store; retry with the nonce of this "
+                                "response");
+    }
+
+    if (rc != ACME_OK) {
+        return acme_srv_internal(ctx, "nonce spend: %s",
+                                 acme_redis_errmsg(ctx->rd));
+    }
+
+    return ACME_OK;
+}
+
+
 static int
 acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
 {
-    int            rc;
     size_t         url_len;
-    time_t         now, minted;
     json_error_t   err;
 
     if (acme_jws_parse(&ctx->jws, ctx->req->body, ctx->req->body_len,
                        &ctx->prob) != ACME_OK)
     {
+        return ACME_ERROR;
+    }
+
+    if (acme_srv_spend_nonce(ctx) != ACME_OK) {
         return ACME_ERROR;
     }
 
@@ -2797,43 +2918,6 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
         return ACME_ERROR;
     }
 
-    /* RFC 8555 6.5 */
-    now = time(NULL);
-
-    if (ctx->jws.nonce == NULL) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
-                                "the JWS has no \"nonce\"");
-    }
-
-    if (acme_nonce_check(ctx->conf->nonce_key, ctx->jws.nonce,
-                         strlen(ctx->jws.nonce), now,
-                         ctx->conf->nonce_lifetime, &minted) != ACME_OK)
-    {
-        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
-                                "the nonce was not issued by this server or "
-                                "has expired");
-    }
-
-    rc = acme_redis_nonce_spend(ctx->rd, ctx->jws.nonce,
-                                strlen(ctx->jws.nonce), minted,
-                                (int) ctx->conf->nonce_lifetime + 120, now);
-    if (rc == ACME_CONFLICT) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
-                                "the nonce has already been used");
-    }
-
-    if (rc == ACME_NOT_FOUND) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_NONCE,
-                                "the nonce predates the server's nonce "
-                                "store; retry with the nonce of this "
-                                "response");
-    }
-
-    if (rc != ACME_OK) {
-        return acme_srv_internal(ctx, "nonce spend: %s",
-                                 acme_redis_errmsg(ctx->rd));
-    }
-
     /* RFC 8555 6.4: "url" equals the request URL */
     url_len = ctx->req->base_len + ctx->req->path_len;
 
@@ -2848,10 +2932,11 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
                                        "6.4)");
     }
 
-    /* RFC 8555 7.3.6: a deactivated account can do nothing more */
+    /* RFC 8555 7.3.6: a deactivated account can do nothing more: 401 */
     if (ctx->acct.id && strcmp(ctx->acct.status, "valid") != 0) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_UNAUTHORIZED,
-                                "account is %s", ctx->acct.status);
+        return acme_problem_set_status(&ctx->prob, ACME_PROB_UNAUTHORIZED,
+                                       401, "account is %s",
+                                       ctx->acct.status);
     }
 
     /* RFC 8555 6.3: an empty payload is POST-as-GET */
@@ -2905,6 +2990,8 @@ acme_srv_handle_post(const acme_srv_conf_t *conf, const acme_srv_req_t *req,
         : (route == ACME_SRV_CERT) ? ACME_SRV_R_CERTIFICATE
         : (route == ACME_SRV_REVOKE) ? ACME_SRV_R_REVOKE
         : (route == ACME_SRV_KEY_CHANGE) ? ACME_SRV_R_KEY_CHANGE
+        : (route == ACME_SRV_DIRECTORY) ? ACME_SRV_R_DIRECTORY
+        : (route == ACME_SRV_NEW_NONCE) ? ACME_SRV_R_NEW_NONCE
         : ACME_SRV_R_OTHER;
 
     if (route == ACME_SRV_UNKNOWN) {
@@ -2980,6 +3067,36 @@ acme_srv_handle_post(const acme_srv_conf_t *conf, const acme_srv_req_t *req,
 
     case ACME_SRV_KEY_CHANGE:
         rc = acme_srv_key_change(ctx);
+        break;
+
+    case ACME_SRV_DIRECTORY:
+    case ACME_SRV_NEW_NONCE:
+        if (ctx->payload != NULL) {
+            rc = acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                  "the directory and newNonce take only "
+                                  "POST-as-GET (an empty payload)");
+            break;
+        }
+
+        if (route == ACME_SRV_NEW_NONCE) {
+            /* RFC 8555 7.2: the nonce is in the Replay-Nonce header */
+            resp->status = 200;
+            rc = ACME_OK;
+            break;
+        }
+
+        acme_srv_resp_clear(resp);
+        resp->body = acme_srv_directory(conf, req->base_url, req->base_len);
+
+        if (resp->body == NULL) {
+            rc = acme_srv_internal(ctx, "out of memory");
+            break;
+        }
+
+        resp->body_len = strlen(resp->body);
+        resp->status = 200;
+        resp->content_type = "application/json";
+        rc = ACME_OK;
         break;
 
     default:

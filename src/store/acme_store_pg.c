@@ -34,6 +34,7 @@ struct acme_pg_s {
     char            *conninfo;
     size_t           nstmts;
     unsigned         nprepared;      /* names used on this connection */
+    int              outage;         /* the last failure was the server's */
     acme_pg_stmt_t   stmts[ACME_PG_PREPARED_MAX];
     char             err[ACME_PG_ERR_MAX];
 };
@@ -105,6 +106,7 @@ acme_pg_ensure(acme_pg_t *pg)
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
         snprintf(pg->err, sizeof(pg->err), "connect: %s",
                  pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        pg->outage = 1;
         return ACME_ERROR;
     }
 
@@ -154,10 +156,24 @@ acme_pg_ping(acme_pg_t *pg)
 }
 
 
+int
+acme_pg_outage(acme_pg_t *pg)
+{
+    return pg->outage;
+}
+
+
 static int
 acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res)
 {
-    const char  *msg;
+    const char  *msg, *state;
+
+    /* SQLSTATE class 08 (connection exception) and 57P01-57P03 (admin or
+     * crash shutdown, cannot connect now) mean the server is away */
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    pg->outage = pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK
+                 || (state && (strncmp(state, "08", 2) == 0
+                               || strncmp(state, "57P0", 4) == 0));
 
     msg = res ? PQresultErrorMessage(res) : NULL;
     if (msg == NULL || *msg == '\0') {
@@ -235,6 +251,8 @@ acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
 {
     PGresult                 *res;
     PGTransactionStatusType   trans;
+
+    pg->outage = 0;
 
     if (acme_pg_ensure(pg) != ACME_OK) {
         return NULL;
@@ -501,7 +519,7 @@ done:
 
 #define ACME_PG_ACCOUNT_COLS                                                 \
     "id, public_id, status, jwk, contact, tos_agreed, "                      \
-    "extract(epoch from created_at)::bigint"
+    "extract(epoch from created_at)::bigint, eab_binding"
 
 
 static int
@@ -520,6 +538,7 @@ acme_pg_account_row(PGresult *res, acme_account_t *a)
     a->contact = acme_pg_strdup(res, 0, 4);
     a->tos_agreed = PQgetvalue(res, 0, 5)[0] == 't';
     a->created_at = acme_pg_time(res, 0, 6);
+    a->eab_binding = acme_pg_strdup(res, 0, 7);
 
     if (a->jwk == NULL || a->contact == NULL) {
         acme_account_clear(a);
@@ -577,11 +596,11 @@ acme_pg_account_by_public_id(acme_pg_t *pg, const char *ca,
 int
 acme_pg_account_create(acme_pg_t *pg, const char *ca, const char *public_id,
     const char *thumbprint, const char *jwk, const char *contact,
-    int tos_agreed, acme_account_t *a)
+    int tos_agreed, const char *eab_binding, acme_account_t *a)
 {
     int          rc;
     PGresult    *res;
-    const char  *params[6];
+    const char  *params[7];
 
     params[0] = public_id;
     params[1] = ca;
@@ -589,20 +608,22 @@ acme_pg_account_create(acme_pg_t *pg, const char *ca, const char *public_id,
     params[3] = jwk;
     params[4] = contact;
     params[5] = tos_agreed ? "true" : "false";
+    params[6] = eab_binding;
 
     /* the UNIQUE (ca, jwk_thumbprint) index settles a race of two
      * newAccount requests with one key */
     /* one statement: the account and its audit event (issue 8) */
     res = acme_pg_run(pg,
               "WITH a AS (INSERT INTO accounts (public_id, ca, "
-              "jwk_thumbprint, jwk, contact, tos_agreed) VALUES ($1, $2, $3, "
-              "$4, $5, $6) ON CONFLICT (ca, jwk_thumbprint) DO NOTHING "
+              "jwk_thumbprint, jwk, contact, tos_agreed, eab_binding) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7) "
+              "ON CONFLICT (ca, jwk_thumbprint) DO NOTHING "
               "RETURNING " ACME_PG_ACCOUNT_COLS "), "
               "e AS (INSERT INTO audit_events (ca, event, account, detail) "
               "SELECT $2, 'account.created', a.public_id, "
               "json_build_object('key_thumbprint', $3::text, 'contact', "
               "$5::json, 'tos_agreed', $6::boolean)::text FROM a) "
-              "SELECT * FROM a", 6, params, PGRES_TUPLES_OK);
+              "SELECT * FROM a", 7, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         memset(a, 0, sizeof(*a));
         return ACME_ERROR;
@@ -784,6 +805,7 @@ acme_account_clear(acme_account_t *a)
 {
     free(a->jwk);
     free(a->contact);
+    free(a->eab_binding);
     memset(a, 0, sizeof(*a));
 }
 
@@ -1034,7 +1056,11 @@ acme_pg_order_get(acme_pg_t *pg, const char *public_id, acme_order_t *o)
               "o.identifiers, o.error, coalesce(c.public_id, ''), "
               "(SELECT string_agg(a.public_id, ',' ORDER BY a.id) "
               "   FROM order_authorizations oa JOIN authorizations a "
-              "     ON a.id = oa.authorization_id WHERE oa.order_id = o.id) "
+              "     ON a.id = oa.authorization_id WHERE oa.order_id = o.id), "
+              "EXISTS (SELECT 1 FROM order_authorizations oa "
+              "   JOIN authorizations a ON a.id = oa.authorization_id "
+              "   WHERE oa.order_id = o.id AND (a.expires <= now() "
+              "   OR a.status IN ('invalid', 'deactivated', 'revoked'))) "
               "FROM orders o LEFT JOIN certificates c "
               "  ON c.id = o.certificate_id WHERE o.public_id = $1",
               1, params, PGRES_TUPLES_OK);
@@ -1057,6 +1083,8 @@ acme_pg_order_get(acme_pg_t *pg, const char *public_id, acme_order_t *o)
     o->identifiers = acme_pg_strdup(res, 0, 7);
     o->error = acme_pg_strdup(res, 0, 8);
     acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, 9);
+
+    o->authz_unusable = PQgetvalue(res, 0, 11)[0] == 't';
 
     rc = acme_pg_split_ids(PQgetisnull(res, 0, 10) ? NULL
                            : PQgetvalue(res, 0, 10), &o->authz_ids,
@@ -1231,6 +1259,18 @@ acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id)
     if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
         return ACME_ERROR;
     }
+
+    /* the orders first, in id order, as acme_pg_chall_result() does:
+     * the same lock order cannot deadlock */
+    res = acme_pg_run(pg,
+              "SELECT o.id FROM orders o JOIN order_authorizations oa "
+              "ON oa.order_id = o.id WHERE oa.authorization_id = $1 "
+              "ORDER BY o.id FOR UPDATE OF o", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        goto failed;
+    }
+
+    PQclear(res);
 
     res = acme_pg_run(pg,
               "UPDATE authorizations SET status = 'deactivated' "
@@ -1562,9 +1602,13 @@ acme_pg_finalize_begin(acme_pg_t *pg, int64_t order_id, int64_t account_id,
 
     /* RFC 8555 7.1.6: ready -> processing, once */
     res = acme_pg_run(pg,
-              "UPDATE orders SET status = 'processing', updated_at = now() "
-              "WHERE id = $1 AND status = 'ready' AND expires > now() "
-              "RETURNING id", 1, params, PGRES_TUPLES_OK);
+              "UPDATE orders o SET status = 'processing', "
+              "updated_at = now() WHERE o.id = $1 AND o.status = 'ready' "
+              "AND o.expires > now() AND NOT EXISTS (SELECT 1 FROM "
+              "order_authorizations oa JOIN authorizations a "
+              "ON a.id = oa.authorization_id WHERE oa.order_id = o.id "
+              "AND (a.status <> 'valid' OR a.expires <= now())) "
+              "RETURNING o.id", 1, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         goto failed;
     }

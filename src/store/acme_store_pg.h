@@ -33,6 +33,7 @@ typedef struct {
     char        *contact;        /* JSON array, malloc'ed */
     int          tos_agreed;
     time_t       created_at;
+    char        *eab_binding;    /* verified EAB JWS JSON or NULL */
 } acme_account_t;
 
 typedef struct {
@@ -71,6 +72,8 @@ typedef struct {
     char       **authz_ids;      /* public ids of its authorizations */
     size_t       nauthz;
     char         cert_id[ACME_ID_LEN + 1];   /* "" until valid */
+    int          authz_unusable; /* an authorization expired or not valid
+                                    in a ready order (RFC 8555 7.1.6) */
 } acme_order_t;
 
 typedef struct {
@@ -127,6 +130,10 @@ int acme_pg_ensure(acme_pg_t *pg);
 void acme_pg_close(acme_pg_t *pg);
 const char *acme_pg_errmsg(acme_pg_t *pg);
 
+/* 1 when the last failure on pg came from the server being away (no
+ * connection, shutting down): an outage, answered 503, not a fault */
+int acme_pg_outage(acme_pg_t *pg);
+
 /* a round trip ("SELECT 1") for readiness checks: ACME_OK or ACME_ERROR */
 int acme_pg_ping(acme_pg_t *pg);
 
@@ -148,7 +155,8 @@ int acme_pg_account_by_public_id(acme_pg_t *pg, const char *ca,
 /* inserts; ACME_CONFLICT when the key is already registered (race) */
 int acme_pg_account_create(acme_pg_t *pg, const char *ca,
     const char *public_id, const char *thumbprint, const char *jwk,
-    const char *contact, int tos_agreed, acme_account_t *a);
+    const char *contact, int tos_agreed, const char *eab_binding,
+    acme_account_t *a);
 /* contact == NULL keeps it; status == NULL keeps it (valid -> deactivated
  * only, RFC 8555 7.3.6) */
 int acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,

@@ -22,6 +22,7 @@ struct acme_redis_s {
     char          *host;
     int            port;
     int            timeout_ms;
+    int            outage;
     char           err[ACME_REDIS_ERR_MAX];
 };
 
@@ -123,10 +124,19 @@ acme_redis_errmsg(acme_redis_t *rd)
 }
 
 
+int
+acme_redis_outage(acme_redis_t *rd)
+{
+    return rd->outage;
+}
+
+
 static int
 acme_redis_ensure(acme_redis_t *rd)
 {
     struct timeval  tv;
+
+    rd->outage = 0;
 
     if (rd->ctx && rd->ctx->err == 0) {
         return ACME_OK;
@@ -147,6 +157,7 @@ acme_redis_ensure(acme_redis_t *rd)
     }
 
     if (rd->ctx == NULL || rd->ctx->err) {
+        rd->outage = 1;
         snprintf(rd->err, sizeof(rd->err), "connect to %s:%d: %s", rd->host,
                  rd->port, rd->ctx ? rd->ctx->errstr : "out of memory");
         if (rd->ctx) {
@@ -215,6 +226,9 @@ static redisReply *
 acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
 {
     if (r == NULL) {
+        /* no reply: the connection is gone, Redis is away */
+        rd->outage = 1;
+
         if (rd->ctx) {
             snprintf(rd->err, sizeof(rd->err), "%s: %s", what,
                      rd->ctx->errstr[0] ? rd->ctx->errstr : "no reply");

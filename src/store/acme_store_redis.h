@@ -42,6 +42,10 @@ acme_redis_t *acme_redis_open(const char *host, int port, int timeout_ms);
 void acme_redis_close(acme_redis_t *rd);
 const char *acme_redis_errmsg(acme_redis_t *rd);
 
+/* after a failure: 1 when it left no connection (Redis is away), which is
+ * an outage (503) rather than a fault */
+int acme_redis_outage(acme_redis_t *rd);
+
 /*
  * acme_redis_health(): PING, then GET of the validators' heartbeat key
  * "acme:validator:heartbeat" (unix time of the last beat); *beat is 0 when

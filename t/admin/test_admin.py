@@ -299,7 +299,7 @@ def test_rfc8555_7_3_6_account_deactivate(raw, admin):
         == "deactivated"
     # the server refuses the account from now on
     r = raw.post(kid, b"", key, kid=kid)
-    assert r.status_code == 403, r.text
+    assert r.status_code == 401, r.text      # RFC 8555 7.3.6
     assert r.json()["type"] == "urn:ietf:params:acme:error:unauthorized"
     p = admin("account", "deactivate", aid)
     assert p.returncode == 1 and "not valid" in p.stderr

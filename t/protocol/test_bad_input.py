@@ -817,11 +817,17 @@ ACCOUNT_UPDATE_FIELDS = [
     ({"contact": ["ftp://x"]}, "unsupportedContact"),
     ({"status": 1}, "malformed"),
     ({"status": True}, "malformed"),
-    ({"status": "valid"}, "malformed"),
-    ({"status": "revoked"}, "malformed"),
-    ({"status": "DEACTIVATED"}, "malformed"),
     ({"status": ["deactivated"]}, "malformed"),
 ]
+
+
+@pytest.mark.parametrize("status", ["valid", "revoked", "DEACTIVATED"])
+def test_rfc8555_7_3_2_account_status_other_than_deactivated_is_ignored(
+        raw, account, status):
+    key, kid = account
+    r = raw.post(kid, {"status": status}, key, kid=kid)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "valid"
 
 
 @pytest.mark.parametrize("payload,name", ACCOUNT_UPDATE_FIELDS,
@@ -1106,7 +1112,9 @@ def _hostile_csrs(account_key):
         "bad-signature-tbs": _flip(ok, 40),
         "certificate-not-csr": _self_signed(),
         "pem-not-der": _csr_pem(),
-        "no-san": _csr(sans=False, cn=READY_NAME),
+        # no SAN and the CN an identifier is a valid request (RFC 8555
+        # 7.4); a CN that is not one is hostile
+        "no-san": _csr(sans=False, cn="evil.example.test"),
         "extra-name": _csr([READY_NAME, "other.example.test"]),
         "missing-name": _csr(["other.example.test"]),
         "uppercase-extra": _csr([READY_NAME, "EVIL.example.test"]),

@@ -95,7 +95,7 @@ def test_rfc8555_7_3_6_deactivated_account_is_unauthorized(raw):
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "deactivated"
     r = raw.new_order(key, kid, ["www.example.test"])
-    assert_problem(r, 403, "unauthorized")
+    assert_problem(r, 401, "unauthorized")
 
 
 def test_rfc8555_7_1_2_1_orders_list(raw):

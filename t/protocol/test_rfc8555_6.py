@@ -68,12 +68,6 @@ def test_rfc8555_6_2_general_serialization_is_malformed(raw):
     assert_problem(r, 400, "malformed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: the protected header's \"b64\"/\"crit\" members are "
-    "ignored, so a JWS using the Unencoded Payload Option (RFC 7797) or "
-    "naming an unknown critical header is verified and processed "
-    "(src/acme/acme_jws.c); RFC 8555 6.2 forbids b64=false and RFC 7515 "
-    "4.1.11 requires rejecting unknown crit parameters"))
 @pytest.mark.parametrize("extra", [
     {"b64": False, "crit": ["b64"]}, {"crit": ["x-unknown"],
                                       "x-unknown": 1}],
@@ -210,10 +204,6 @@ def test_rfc8555_6_3_get_is_405_malformed(raw, resource_urls, name):
     assert_problem(r, 405, "malformed")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: POST to the directory and newNonce is answered 405 "
-    "(ngx_http_acme_server_module.c, ngx_http_acme_server_handler accepts "
-    "only GET/HEAD there); RFC 8555 6.3 requires POST-as-GET for both"))
 @pytest.mark.parametrize("name", ["directory", "newNonce"])
 def test_rfc8555_6_3_post_as_get_directory_and_new_nonce(raw, account,
                                                          name):
@@ -306,11 +296,6 @@ def test_rfc8555_6_5_nonce_of_a_refused_request_is_spent(raw, account):
                    "badNonce")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a request refused for its signature does not spend its "
-    "nonce (src/server/acme_srv.c, acme_srv_verify checks the signature "
-    "before acme_redis_nonce_spend), so the nonce is accepted afterwards; "
-    "RFC 8555 6.5: once a nonce has appeared in a request it is invalid"))
 def test_rfc8555_6_5_nonce_of_a_badly_signed_request_is_spent(raw,
                                                                account):
     key, kid = account
@@ -333,11 +318,6 @@ def test_rfc8555_6_5_1_nonces_are_unique(raw, session):
     assert len(seen) == 100
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a \"nonce\" that is not base64url is answered badNonce "
-    "(src/server/acme_srv.c, acme_srv_verify maps every "
-    "acme_nonce_check failure to badNonce); RFC 8555 6.5.2 requires "
-    "rejecting it as malformed"))
 @pytest.mark.parametrize("nonce", ["a+b/c", "abcd==", "ab cd", "\u00e9t\u00e9",
                                    ""], ids=["plus-slash", "padding",
                                              "space", "non-ascii", "empty"])

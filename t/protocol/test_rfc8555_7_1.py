@@ -297,11 +297,6 @@ def test_rfc8555_7_1_3_wildcard_authorization_and_plain_one(raw):
     assert "wildcard" not in seen["plain.example.test"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: A-labels are not checked (src/acme/acme_ident.c accepts "
-    "any LDH label starting with xn--), so \"xn--xx\" (not Punycode) and "
-    "\"xn--a\" (decodes to U+0080) are accepted; RFC 8555 7.1.4 requires "
-    "verifying that xn-- labels are properly encoded"))
 @pytest.mark.parametrize("label", ["xn--xx", "xn--99999999", "xn--a",
                                    "xn--abc"])
 def test_rfc8555_7_1_4_bad_a_label_is_rejected(raw, label):
@@ -338,13 +333,6 @@ def test_rfc8555_7_1_6_expired_pending_authorization(raw, stack_env):
     assert raw.post(az, b"", key, kid=kid).json()["status"] == "expired"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: an order is not invalidated when one of its "
-    "authorizations expires: the order stays \"pending\"/\"ready\" and a "
-    "ready order whose authorization expired is still finalized and a "
-    "certificate issued (src/server/acme_srv.c acme_srv_order_status "
-    "looks only at the order's own expiry; acme_pg_finalize_begin does "
-    "not check the authorizations); RFC 8555 7.1.6"))
 @pytest.mark.parametrize("state", ["pending", "ready"])
 def test_rfc8555_7_1_6_order_with_expired_authorization_is_invalid(
         raw, stack_env, http01_server, state):

@@ -136,13 +136,6 @@ def test_rfc8555_7_3_2_update_ignores_orders_tos_and_unknown_fields(raw):
     assert r.json() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: an account update with a \"status\" other than "
-    "\"deactivated\" is refused as malformed (src/server/acme_srv.c, "
-    "acme_srv_account); RFC 8555 7.3.2 says the server MUST ignore updates "
-    "to \"status\" other than deactivation (t/protocol/test_bad_input.py "
-    "test_rfc8555_7_3_2_account_update_field_types ids 06 and 07 assert "
-    "the current behaviour and change with the fix)"))
 @pytest.mark.parametrize("status", ["valid", "revoked"])
 def test_rfc8555_7_3_2_update_ignores_status_other_than_deactivated(
         raw, status):
@@ -156,11 +149,6 @@ def test_rfc8555_7_3_2_update_ignores_status_other_than_deactivated(
 
 # --- 7.3.4 external account binding ------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: the account object of an account created with a verified "
-    "external account binding has no \"externalAccountBinding\" field "
-    "(src/server/acme_srv.c, acme_srv_account_json); RFC 8555 7.3.4 "
-    "requires it, with the value of the request's field"))
 def test_rfc8555_7_3_4_verified_binding_is_reflected(strict, eab_key):
     key = ec_key()
     payload = _strict_payload(strict, eab_key, key)
@@ -251,12 +239,6 @@ def test_rfc8555_7_3_6_only_the_account_key_can_deactivate(raw):
     assert raw.post(kid, b"", key, kid=kid).json()["status"] == "valid"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: requests by a deactivated account are answered 403 "
-    "(src/server/acme_srv.c, acme_srv_verify uses ACME_PROB_UNAUTHORIZED's "
-    "default 403); RFC 8555 7.3.6 requires 401 (Unauthorized) with type "
-    "unauthorized (test_resources.py test_rfc8555_7_3_6_deactivated_"
-    "account_is_unauthorized asserts 403 and changes with the fix)"))
 def test_rfc8555_7_3_6_deactivated_account_gets_401(raw):
     key, kid = raw.new_account()
     url, o = new_order(raw, key, kid, ["deact401.example.test"])
@@ -289,12 +271,6 @@ def test_rfc8555_7_3_6_deactivated_account_is_refused(raw):
         assert r.json()["type"].endswith(":unauthorized"), r.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: newAccount signed with a deactivated account's key "
-    "returns 200 and the account (src/server/acme_srv.c, "
-    "acme_srv_new_account does not look at the found account's status); "
-    "RFC 8555 7.3.6: no further request authorized by that key may be "
-    "accepted"))
 @pytest.mark.parametrize("payload", [{"termsOfServiceAgreed": True},
                                      {"onlyReturnExisting": True}],
                          ids=["new-account", "only-return-existing"])

@@ -60,12 +60,6 @@ def _cn_only_csr(name):
     return csr.public_bytes(serialization.Encoding.DER)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a CSR that names the order's dns identifier only in the "
-    "subject commonName is refused with badCSR \"CSR does not request the "
-    "order's identifier\" (src/acme/acme_csr.c, acme_csr_check_idents reads "
-    "only the subjectAltName request); RFC 8555 7.4 lets dns identifiers "
-    "appear in the commonName, the SAN extension request, or both"))
 def test_rfc8555_7_4_identifier_in_common_name_only(raw, http01_server):
     name = "cn-only.example.test"
     key, kid, url, o = ready_order(raw, http01_server, [name])
