@@ -124,6 +124,8 @@ static ngx_int_t ngx_http_acme_server_ready_handler(ngx_http_request_t *r);
 static void ngx_http_acme_server_ready_thread(void *data, ngx_log_t *log);
 static char *ngx_http_acme_server_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
@@ -273,28 +275,28 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
 
     { ngx_string("acme_server_challenges"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_http_acme_server_values,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, challenges),
       &ngx_http_acme_server_challenge_types },
 
     { ngx_string("acme_server_identifiers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_http_acme_server_values,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, identifiers),
       &ngx_http_acme_server_identifier_types },
 
     { ngx_string("acme_server_extended_key_usage"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_bitmask_slot,
+      ngx_http_acme_server_values,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, eku),
       &ngx_http_acme_server_eku_types },
 
     { ngx_string("acme_server_external_account_binding"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_acme_server_values,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, eab),
       &ngx_http_acme_server_eab_modes },
@@ -1282,8 +1284,9 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->certificate_lifetime < 3600) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"acme_server_certificate_lifetime\" must be at "
-                           "least 1h");
+                           "\"acme_server_certificate_lifetime\" in "
+                           "location \"%V\" must be at least 1h",
+                           &conf->location);
         return NGX_CONF_ERROR;
     }
 
@@ -1643,7 +1646,8 @@ ngx_http_acme_server_rate_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "unknown rate limit \"%V\": use new_accounts_per_ip, "
+                       "\"acme_server_rate_limit\": unknown limit \"%V\": "
+                       "use new_accounts_per_ip, "
                        "new_orders_per_account, certificates_per_domain, "
                        "failed_validations_per_identifier or "
                        "pending_authorizations_per_account", &value[1]);
@@ -1782,4 +1786,82 @@ ngx_http_acme_server_ready_thread(void *data, ngx_log_t *log)
     ngx_http_acme_server_task_ctx_t  *ctx = data;
 
     acme_srv_ready(ctx->conf, &ctx->resp);
+}
+
+
+/*
+ * The bitmask and enum directives (acme_server_challenges, _identifiers,
+ * _extended_key_usage, _external_account_binding): nginx's own slots say
+ * only "invalid value"; this names the directive, the value and what it
+ * takes, then leaves the parsing to them.
+ */
+static char *
+ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char              *p, *last;
+    u_char               allowed[256];
+    ngx_str_t           *value;
+    ngx_uint_t           i, j, is_enum;
+    ngx_conf_enum_t     *e;
+    ngx_conf_bitmask_t  *b;
+
+    value = cf->args->elts;
+    is_enum = (cmd->set == ngx_http_acme_server_values
+               && cmd->post == ngx_http_acme_server_eab_modes);
+
+    p = allowed;
+    last = allowed + sizeof(allowed) - 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (is_enum) {
+            e = cmd->post;
+
+            for (j = 0; e[j].name.len; j++) {
+                if (e[j].name.len == value[i].len
+                    && ngx_strcasecmp(e[j].name.data, value[i].data) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (e[j].name.len) {
+                continue;
+            }
+
+            for (j = 0; e[j].name.len; j++) {
+                p = ngx_slprintf(p, last, "%s\"%V\"", j ? ", " : "",
+                                 &e[j].name);
+            }
+
+        } else {
+            b = cmd->post;
+
+            for (j = 0; b[j].name.len; j++) {
+                if (b[j].name.len == value[i].len
+                    && ngx_strcasecmp(b[j].name.data, value[i].data) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (b[j].name.len) {
+                continue;
+            }
+
+            for (j = 0; b[j].name.len; j++) {
+                p = ngx_slprintf(p, last, "%s\"%V\"", j ? ", " : "",
+                                 &b[j].name);
+            }
+        }
+
+        *p = '\0';
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" takes %s, not \"%V\"", &cmd->name,
+                           allowed, &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return is_enum ? ngx_conf_set_enum_slot(cf, cmd, conf)
+                   : ngx_conf_set_bitmask_slot(cf, cmd, conf);
 }
