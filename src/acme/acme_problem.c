@@ -54,6 +54,41 @@ static const acme_problem_info_t  acme_problem_table[ACME_PROB_MAX] = {
 
 
 static void
+acme_problem_ascii(char *c)
+{
+    /* details quote client input: keep them printable ASCII, so that the
+     * JSON rendering (UTF-8 only) cannot fail */
+    for ( /* void */ ; *c; c++) {
+        if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e) {
+            *c = '?';
+        }
+    }
+}
+
+
+void
+acme_problem_add_sub(acme_problem_t *p, const acme_problem_t *sub,
+    const char *identifier_type, const char *identifier_value)
+{
+    acme_subproblem_t  *s;
+
+    if (p->nsub >= ACME_PROBLEM_SUB_MAX) {
+        return;
+    }
+
+    s = &p->sub[p->nsub++];
+    s->type = sub->type;
+    snprintf(s->identifier_type, sizeof(s->identifier_type), "%s",
+             identifier_type);
+    snprintf(s->identifier_value, sizeof(s->identifier_value), "%s",
+             identifier_value);
+    snprintf(s->detail, sizeof(s->detail), "%.159s", sub->detail);
+    acme_problem_ascii(s->identifier_type);
+    acme_problem_ascii(s->identifier_value);
+}
+
+
+static void
 acme_problem_vset(acme_problem_t *p, acme_prob_e type, int status,
     const char *fmt, va_list args)
 {
@@ -61,19 +96,11 @@ acme_problem_vset(acme_problem_t *p, acme_prob_e type, int status,
         type = ACME_PROB_SERVER_INTERNAL;
     }
 
-    char  *c;
-
     p->type = type;
     p->status = status;
+    p->nsub = 0;
     (void) vsnprintf(p->detail, sizeof(p->detail), fmt, args);
-
-    /* details quote client input: keep them printable ASCII, so that the
-     * JSON rendering (UTF-8 only) cannot fail */
-    for (c = p->detail; *c; c++) {
-        if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e) {
-            *c = '?';
-        }
-    }
+    acme_problem_ascii(p->detail);
 }
 
 
@@ -138,7 +165,7 @@ acme_problem_json(const acme_problem_t *p)
 {
     char    *s;
     size_t   i;
-    json_t  *o, *algs;
+    json_t  *o, *algs, *subs;
 
     o = json_pack("{s:s, s:s, s:i}",
                   "type", acme_problem_urn(p->type),
@@ -157,6 +184,21 @@ acme_problem_json(const acme_problem_t *p)
         }
 
         json_object_set_new(o, "algorithms", algs);
+    }
+
+    if (p->nsub) {
+        subs = json_array();
+
+        for (i = 0; subs && i < p->nsub; i++) {
+            json_array_append_new(subs, json_pack(
+                "{s:s, s:s, s:{s:s, s:s}}",
+                "type", acme_problem_urn(p->sub[i].type),
+                "detail", p->sub[i].detail,
+                "identifier", "type", p->sub[i].identifier_type,
+                "value", p->sub[i].identifier_value));
+        }
+
+        json_object_set_new(o, "subproblems", subs);
     }
 
     s = json_dumps(o, JSON_COMPACT);

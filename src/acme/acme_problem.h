@@ -43,17 +43,30 @@ typedef enum {
 
 #define ACME_PROBLEM_DETAIL_MAX  512
 
+#define ACME_PROBLEM_SUB_MAX         10
+#define ACME_PROBLEM_SUB_DETAIL_MAX  160
+
+/* RFC 8555 6.7.1: one of several errors, about one identifier */
 typedef struct {
     acme_prob_e  type;
-    int          status;         /* HTTP status; 0 means the type's default */
-    char         detail[ACME_PROBLEM_DETAIL_MAX];
+    char         identifier_type[8];                 /* "dns", "ip" */
+    char         identifier_value[256];
+    char         detail[ACME_PROBLEM_SUB_DETAIL_MAX];
+} acme_subproblem_t;
+
+typedef struct {
+    acme_prob_e        type;
+    int                status;   /* HTTP status; 0 means the type's default */
+    char               detail[ACME_PROBLEM_DETAIL_MAX];
+    size_t             nsub;     /* subproblems in use */
+    acme_subproblem_t  sub[ACME_PROBLEM_SUB_MAX];
 } acme_problem_t;
 
 
 /*
  * acme_problem_set(): fills *p (caller-owned) with type, the type's default
- * status and a printf-formatted detail (truncated to fit).  Never
- * allocates.  Returns ACME_ERROR, so that callers can write
+ * status and a printf-formatted detail (truncated to fit), and no
+ * subproblems.  Never allocates.  Returns ACME_ERROR, so that callers can write
  * "return acme_problem_set(p, ...);".
  */
 int acme_problem_set(acme_problem_t *p, acme_prob_e type, const char *fmt,
@@ -62,6 +75,14 @@ int acme_problem_set(acme_problem_t *p, acme_prob_e type, const char *fmt,
 /* the same with an explicit HTTP status (404, 405, 413, 415 ...) */
 int acme_problem_set_status(acme_problem_t *p, acme_prob_e type,
     int status, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * acme_problem_add_sub(): appends a subproblem (RFC 8555 6.7.1) taken from
+ * the problem sub (its type and detail) about identifier (type, value);
+ * beyond ACME_PROBLEM_SUB_MAX it is dropped.  Never allocates.
+ */
+void acme_problem_add_sub(acme_problem_t *p, const acme_problem_t *sub,
+    const char *identifier_type, const char *identifier_value);
 
 /* "urn:ietf:params:acme:error:<name>" (static string) */
 const char *acme_problem_urn(acme_prob_e type);
@@ -74,6 +95,7 @@ int acme_problem_status(const acme_problem_t *p);
 
 /*
  * acme_problem_json(): the RFC 7807 JSON object {"type","detail","status"}
+ * (and "subproblems" with their "identifier" when there are any)
  * as a NUL-terminated string, new allocation (caller frees with free());
  * NULL on allocation failure.
  */

@@ -1496,6 +1496,8 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
                               [ACME_ID_LEN + 1];
     char                  tok[ACME_SRV_MAX_IDENTIFIERS][ACME_TOKEN_LEN + 1];
     char                  oid[ACME_ID_LEN + 1];
+    const char           *sub_type, *sub_value;
+    acme_problem_t        subs;
 
     if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
         return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
@@ -1523,6 +1525,7 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
     }
 
     n = 0;
+    subs.nsub = 0;
     out = json_array();
     if (out == NULL) {
         return acme_srv_internal(ctx, "out of memory");
@@ -1532,8 +1535,14 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
         subrc = acme_srv_order_ident(ctx, v, &types[n], names[n], &wildcard,
                                      &challs[n]);
         if (subrc != ACME_OK) {
-            json_decref(out);
-            return ACME_ERROR;
+            /* RFC 8555 6.7.1: every rejected identifier as a subproblem,
+             * not only the first */
+            sub_type = json_string_value(json_object_get(v, "type"));
+            sub_value = json_string_value(json_object_get(v, "value"));
+            acme_problem_add_sub(&subs, &ctx->prob,
+                                 sub_type ? sub_type : "",
+                                 sub_value ? sub_value : "");
+            continue;
         }
 
         wild[n] = wildcard;
@@ -1554,6 +1563,39 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
         json_array_append_new(out, json_pack("{s:s, s:s}", "type", types[n],
                                              "value", names[n]));
         n++;
+    }
+
+    if (subs.nsub) {
+        json_decref(out);
+
+        /* one type for all, or "compound" (RFC 8555 6.7) */
+        for (i = 1; i < subs.nsub && subs.sub[i].type == subs.sub[0].type;
+             i++)
+        {
+            /* void */
+        }
+
+        if (subs.nsub == 1) {
+            acme_problem_set(&ctx->prob, subs.sub[0].type, "%s",
+                             subs.sub[0].detail);
+
+        } else {
+            acme_problem_set(&ctx->prob,
+                             i == subs.nsub ? subs.sub[0].type
+                                            : ACME_PROB_COMPOUND,
+                             "%zu of the order's identifiers cannot be "
+                             "issued: see subproblems", subs.nsub);
+        }
+
+        /* the status of a single type's; compound is a client error */
+        if (ctx->prob.type == ACME_PROB_COMPOUND) {
+            ctx->prob.status = 400;
+        }
+
+        ctx->prob.nsub = subs.nsub;
+        memcpy(ctx->prob.sub, subs.sub, sizeof(subs.sub));
+
+        return ACME_ERROR;
     }
 
     json_decref(out);

@@ -104,3 +104,29 @@ def test_rfc8738_ip_certificate_over_http01(raw, http01_server):
     assert san.get_values_for_type(x509.IPAddress) == [
         ipaddress.ip_address("127.0.0.1")]
     assert san.get_values_for_type(x509.DNSName) == []
+
+
+def test_rfc8555_6_7_1_rejected_identifiers_as_subproblems(raw):
+    key, kid = raw.new_account()
+    r = raw.post(raw.dir["newOrder"], {"identifiers": [
+        {"type": "dns", "value": "ok.example.test"},
+        {"type": "dns", "value": "bad..example.test"},
+        {"type": "dns", "value": "localhost"}]}, key, kid=kid)
+    p = assert_problem(r, 400, "rejectedIdentifier")
+    subs = p["subproblems"]
+    assert [s["identifier"] for s in subs] == [
+        {"type": "dns", "value": "bad..example.test"},
+        {"type": "dns", "value": "localhost"}]
+    for s in subs:
+        assert s["type"] == "urn:ietf:params:acme:error:rejectedIdentifier"
+        assert s["detail"]
+
+
+def test_rfc8555_6_7_1_mixed_errors_are_compound(raw):
+    key, kid = raw.new_account()
+    r = raw.post(raw.dir["newOrder"], {"identifiers": [
+        {"type": "dns", "value": "bad..example.test"},
+        {"type": "email", "value": "a@example.test"}]}, key, kid=kid)
+    p = assert_problem(r, 400, "compound")
+    assert sorted(s["type"].rsplit(":", 1)[1] for s in p["subproblems"]) \
+        == ["rejectedIdentifier", "unsupportedIdentifier"]

@@ -331,10 +331,51 @@ test_detail_not_utf8(void **state)
 }
 
 
+/* RFC 8555 6.7.1: subproblems, each with its identifier; a new
+ * acme_problem_set() starts without them */
+static void
+test_subproblems(void **state)
+{
+    char            *s;
+    json_t          *o, *subs;
+    acme_problem_t   p, e;
+
+    acme_problem_set(&e, ACME_PROB_REJECTED_IDENTIFIER, "bad name");
+    acme_problem_set(&p, ACME_PROB_COMPOUND, "two");
+    acme_problem_add_sub(&p, &e, "dns", "a..b");
+    acme_problem_set(&e, ACME_PROB_UNSUPPORTED_IDENTIFIER, "no email");
+    acme_problem_add_sub(&p, &e, "email", "x\x01y");
+
+    s = acme_problem_json(&p);
+    assert_non_null(s);
+    o = json_loads(s, 0, NULL);
+    free(s);
+    assert_non_null(o);
+
+    subs = json_object_get(o, "subproblems");
+    assert_int_equal(json_array_size(subs), 2);
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(json_array_get(subs, 0), "identifier"), "value")),
+        "a..b");
+    assert_string_equal(json_string_value(json_object_get(
+        json_array_get(subs, 1), "type")),
+        "urn:ietf:params:acme:error:unsupportedIdentifier");
+    /* control characters are replaced, so JSON rendering cannot fail */
+    assert_string_equal(json_string_value(json_object_get(
+        json_object_get(json_array_get(subs, 1), "identifier"), "value")),
+        "x?y");
+    json_decref(o);
+
+    acme_problem_set(&p, ACME_PROB_MALFORMED, "again");
+    assert_int_equal(p.nsub, 0);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_subproblems),
         cmocka_unit_test(test_urns),
         cmocka_unit_test(test_default_status),
         cmocka_unit_test(test_set),
