@@ -52,6 +52,7 @@ typedef struct {
     ngx_str_t              crl_url;
     ngx_str_t              issuer_url;
     ngx_array_t           *rl_exempt;
+    ngx_array_t           *alt_chains;
     ngx_flag_t             rl_set;
     ngx_array_t           *allow_names;
     ngx_array_t           *deny_names;
@@ -208,6 +209,13 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, ca_certificate),
+      NULL },
+
+    { ngx_string("acme_server_ca_alternate_chain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, alt_chains),
       NULL },
 
     { ngx_string("acme_server_ca_key"),
@@ -777,6 +785,7 @@ ngx_http_acme_server_send(ngx_http_request_t *r,
     ngx_http_acme_server_loc_conf_t *alcf, acme_srv_resp_t *resp)
 {
     u_char       *nonce, *p;
+    size_t        i;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_str_t     base;
@@ -819,6 +828,17 @@ ngx_http_acme_server_send(ngx_http_request_t *r,
     {
         acme_srv_resp_clear(resp);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < resp->nlink_alt; i++) {
+        if (ngx_http_acme_server_add_link(r, resp->link_alt[i],
+                                          ngx_strlen(resp->link_alt[i]), "",
+                                          "alternate")
+            != NGX_OK)
+        {
+            acme_srv_resp_clear(resp);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (resp->link_next[0]
@@ -984,6 +1004,7 @@ ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
     conf->eab = NGX_CONF_UNSET_UINT;
     conf->require_contact = NGX_CONF_UNSET;
     conf->rl_exempt = NGX_CONF_UNSET_PTR;
+    conf->alt_chains = NGX_CONF_UNSET_PTR;
     conf->allow_names = NGX_CONF_UNSET_PTR;
     conf->deny_names = NGX_CONF_UNSET_PTR;
     conf->allow_ips = NGX_CONF_UNSET_PTR;
@@ -1237,6 +1258,7 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->crl_url, prev->crl_url, "");
     ngx_conf_merge_str_value(conf->issuer_url, prev->issuer_url, "");
     ngx_conf_merge_ptr_value(conf->rl_exempt, prev->rl_exempt, NULL);
+    ngx_conf_merge_ptr_value(conf->alt_chains, prev->alt_chains, NULL);
     ngx_conf_merge_ptr_value(conf->allow_names, prev->allow_names, NULL);
 
     /* rate limits are inherited as a whole: a level that sets any of them
@@ -1363,6 +1385,53 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     srv->chain_pem = (char *) name.data;
+
+    /* RFC 8555 7.4.2: other issuer chains, served as alternates */
+    if (conf->alt_chains) {
+        ngx_str_t    *f;
+        ngx_uint_t    i;
+        const char  **v;
+
+        if (conf->alt_chains->nelts > ACME_SRV_ALT_MAX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"acme_server_ca_alternate_chain\": at "
+                               "most %d alternate chains",
+                               ACME_SRV_ALT_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        v = ngx_pcalloc(cf->pool, conf->alt_chains->nelts * sizeof(char *));
+        if (v == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        f = conf->alt_chains->elts;
+
+        for (i = 0; i < conf->alt_chains->nelts; i++) {
+            file = f[i];
+
+            if (ngx_http_acme_server_read_file(cf,
+                    "acme_server_ca_alternate_chain", &file, &name)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_strstr(name.data, "-----BEGIN CERTIFICATE-----") == NULL)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"acme_server_ca_alternate_chain\": "
+                                   "\"%V\" holds no PEM certificate",
+                                   &file);
+                return NGX_CONF_ERROR;
+            }
+
+            v[i] = (char *) name.data;
+        }
+
+        srv->alt_chains = v;
+        srv->nalt_chains = conf->alt_chains->nelts;
+    }
 
     file = conf->pkcs11_pin_file;
     if (ngx_http_acme_server_read_file(cf, "acme_server_pkcs11_pin_file",

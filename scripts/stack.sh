@@ -237,6 +237,15 @@ EOF
         -out "$DIR/ca/ca.pem" >> "$d/init.log" 2>&1 \
         || { stk_tail "$d/init.log"; return 1; }
     chmod 0644 "$DIR/ca/ca.pem"
+    # an alternate issuer chain (RFC 8555 7.4.2): the same CA followed by
+    # a second, throwaway root, as a cross-signed chain would be
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$d/alt-root.key" -out "$d/alt-root.pem" -days 3650 \
+        -subj "/CN=nginx-acme-server Demo Alternate Root" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        >> "$d/init.log" 2>&1 || { stk_tail "$d/init.log"; return 1; }
+    cat "$DIR/ca/ca.pem" "$d/alt-root.pem" > "$DIR/ca/alt-chain.pem"
+    chmod 0644 "$DIR/ca/alt-chain.pem"
     # the nginx workers open the token (RECIPES 3, nginx pitfall 2)
     chown -R "$ACME_WORKER_USER:$ACME_WORKER_GROUP" "$d/tokens"
 }

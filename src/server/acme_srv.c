@@ -2157,13 +2157,25 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     BIO                  *bio;
     X509                 *x;
     char                  id[ACME_ID_LEN + 1];
-    char                 *pem;
+    int                   alt;
+    char                 *pem, suffix[8];
     long                  len;
-    size_t                chain_len;
+    size_t                i, chain_len;
+    const char           *chain;
     acme_cert_t           c;
     const unsigned char  *p;
 
-    if (ctx->id_len != ACME_ID_LEN) {
+    /* "cert/ID" is the default chain, "cert/ID/N" alternate chain N */
+    alt = 0;
+
+    if (ctx->id_len == ACME_ID_LEN + 2 && ctx->id[ACME_ID_LEN] == '/'
+        && ctx->id[ACME_ID_LEN + 1] >= '1'
+        && (size_t) (ctx->id[ACME_ID_LEN + 1] - '0')
+           <= ctx->conf->nalt_chains)
+    {
+        alt = ctx->id[ACME_ID_LEN + 1] - '0';
+
+    } else if (ctx->id_len != ACME_ID_LEN) {
         return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
                                        "no such certificate");
     }
@@ -2206,7 +2218,21 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     X509_free(x);
 
     len = BIO_get_mem_data(bio, &pem);
-    chain_len = c.chain ? strlen(c.chain) : 0;
+
+    /* RFC 8555 7.4.2: the other chains as Link rel="alternate" */
+    for (i = 0; i <= ctx->conf->nalt_chains; i++) {
+        if (i == (size_t) alt || ctx->resp->nlink_alt == ACME_SRV_ALT_MAX) {
+            continue;
+        }
+
+        snprintf(suffix, sizeof(suffix), "/%zu", i);
+        acme_srv_url(ctx->resp->link_alt[ctx->resp->nlink_alt++],
+                     ACME_SRV_URL_MAX, ctx->req, "cert", id,
+                     i ? suffix : NULL);
+    }
+
+    chain = alt ? ctx->conf->alt_chains[alt - 1] : c.chain;
+    chain_len = chain ? strlen(chain) : 0;
 
     acme_srv_resp_clear(ctx->resp);
     ctx->resp->body = malloc(len + chain_len + 2);
@@ -2221,10 +2247,10 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     ctx->resp->body_len = len;
 
     if (chain_len) {
-        memcpy(ctx->resp->body + len, c.chain, chain_len);
+        memcpy(ctx->resp->body + len, chain, chain_len);
         ctx->resp->body_len += chain_len;
 
-        if (c.chain[chain_len - 1] != '\n') {
+        if (chain[chain_len - 1] != '\n') {
             ctx->resp->body[ctx->resp->body_len++] = '\n';
         }
     }

@@ -56,6 +56,8 @@ typedef struct {
     const char     *redis_host;      /* name, address or /unix/path */
     int             redis_port;
     const char     *chain_pem;       /* issuer chain, PEM, issuer first */
+    const char *const *alt_chains;   /* alternate issuer chains, PEM */
+    size_t          nalt_chains;     /* at most ACME_SRV_ALT_MAX */
     const char     *pkcs11_module;   /* path of the PKCS#11 module */
     const char     *key_uri;         /* RFC 7512 URI of the CA key */
     const char     *pin;             /* token user PIN */
@@ -94,6 +96,7 @@ typedef struct {
 } acme_srv_req_t;
 
 #define ACME_SRV_URL_MAX  1024
+#define ACME_SRV_ALT_MAX  4
 
 /* the resource a response was for (metrics labels) */
 typedef enum {
@@ -124,6 +127,8 @@ typedef struct {
     char            location[ACME_SRV_URL_MAX];     /* "" when none */
     char            link_up[ACME_SRV_URL_MAX];      /* rel="up", "" */
     char            link_next[ACME_SRV_URL_MAX];    /* rel="next", "" */
+    char            link_alt[ACME_SRV_ALT_MAX][ACME_SRV_URL_MAX];
+    size_t          nlink_alt;       /* rel="alternate" links */
     int             retry_after;     /* seconds, 0 when none */
     char            log[512];        /* internal failure for the error log */
     char            notice[1024];    /* "audit {JSON}" for the NOTICE log */

@@ -303,3 +303,26 @@ def test_rfc8555_7_1_2_1_orders_list_pagination(raw):
         pages += 1
     assert pages == 2
     assert seen == made
+
+
+# --- alternate chains (7.4.2) --------------------------------------------
+
+def test_rfc8555_7_4_2_alternate_chains(raw, http01_server):
+    key, kid, url, o = _ready_order(raw, http01_server, ["alt.example.test"])
+    der, _ = csr_der(["alt.example.test"])
+    r = raw.post(o["finalize"], {"csr": b64(der)}, key, kid=kid)
+    cert_url = r.json()["certificate"]
+    main = raw.post(cert_url, b"", key, kid=kid)
+    assert main.status_code == 200
+    alt_url = main.links["alternate"]["url"]
+    assert alt_url == cert_url + "/1"
+    alt = raw.post(alt_url, b"", key, kid=kid)
+    assert alt.status_code == 200, alt.text
+    assert alt.headers["Content-Type"] == "application/pem-certificate-chain"
+    # the same end-entity certificate first, then another chain
+    first = lambda t: t.split("-----END CERTIFICATE-----")[0]
+    assert first(alt.text) == first(main.text)
+    assert alt.text.count("BEGIN CERTIFICATE") == 3
+    assert main.text.count("BEGIN CERTIFICATE") == 2
+    assert alt.links["alternate"]["url"] == cert_url
+    assert raw.post(cert_url + "/2", b"", key, kid=kid).status_code == 404
