@@ -46,6 +46,9 @@ typedef struct {
     ngx_uint_t             challenges;
     ngx_uint_t             identifiers;
     ngx_uint_t             eku;
+    ngx_uint_t             key_types;
+    ngx_uint_t             account_key_types;
+    time_t                 authz_reuse;
     ngx_uint_t             eab;
     ngx_flag_t             require_contact;
     ngx_str_t              terms_of_service;
@@ -127,6 +130,8 @@ static char *ngx_http_acme_server_rate_limit(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_acme_server_reuse(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
@@ -148,6 +153,23 @@ static ngx_conf_bitmask_t  ngx_http_acme_server_identifier_types[] = {
 static ngx_conf_bitmask_t  ngx_http_acme_server_eku_types[] = {
     { ngx_string("serverAuth"), 0x0002 },
     { ngx_string("clientAuth"), 0x0004 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_acme_server_key_types[] = {
+    { ngx_string("rsa"), 0x0002 },
+    { ngx_string("p256"), 0x0004 },
+    { ngx_string("p384"), 0x0008 },
+    { ngx_string("ed25519"), 0x0010 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_bitmask_t  ngx_http_acme_server_account_key_types[] = {
+    { ngx_string("rsa"), 0x0002 },
+    { ngx_string("ec"), 0x0004 },
+    { ngx_string("ed25519"), 0x0008 },
     { ngx_null_string, 0 }
 };
 
@@ -301,6 +323,27 @@ static ngx_command_t  ngx_http_acme_server_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_acme_server_loc_conf_t, eku),
       &ngx_http_acme_server_eku_types },
+
+    { ngx_string("acme_server_key_types"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_values,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, key_types),
+      &ngx_http_acme_server_key_types },
+
+    { ngx_string("acme_server_account_key_types"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_acme_server_values,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, account_key_types),
+      &ngx_http_acme_server_account_key_types },
+
+    { ngx_string("acme_server_authorization_reuse"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_acme_server_reuse,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_acme_server_loc_conf_t, authz_reuse),
+      NULL },
 
     { ngx_string("acme_server_external_account_binding"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -1002,6 +1045,7 @@ ngx_http_acme_server_create_loc_conf(ngx_conf_t *cf)
     conf->nonce_lifetime = NGX_CONF_UNSET;
     conf->max_body = NGX_CONF_UNSET_SIZE;
     conf->eab = NGX_CONF_UNSET_UINT;
+    conf->authz_reuse = NGX_CONF_UNSET;
     conf->require_contact = NGX_CONF_UNSET;
     conf->rl_exempt = NGX_CONF_UNSET_PTR;
     conf->alt_chains = NGX_CONF_UNSET_PTR;
@@ -1252,6 +1296,15 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_bitmask_value(conf->eku, prev->eku,
                                  (NGX_CONF_BITMASK_SET|0x0002));
     ngx_conf_merge_uint_value(conf->eab, prev->eab, ACME_SRV_EAB_OFF);
+    ngx_conf_merge_bitmask_value(conf->key_types, prev->key_types,
+                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004
+                                  |0x0008));
+    ngx_conf_merge_bitmask_value(conf->account_key_types,
+                                 prev->account_key_types,
+                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004
+                                  |0x0008));
+    ngx_conf_merge_sec_value(conf->authz_reuse, prev->authz_reuse,
+                             7 * 86400);
     ngx_conf_merge_value(conf->require_contact, prev->require_contact, 0);
     ngx_conf_merge_str_value(conf->terms_of_service, prev->terms_of_service,
                              "");
@@ -1471,7 +1524,16 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     srv->order_lifetime = conf->order_lifetime;
     srv->authz_lifetime = conf->authz_lifetime;
     srv->nonce_lifetime = conf->nonce_lifetime;
-    srv->key_types = ACME_KEY_DEFAULT;
+    srv->key_types = ((conf->key_types & 0x0002) ? ACME_KEY_RSA : 0)
+                     | ((conf->key_types & 0x0004) ? ACME_KEY_P256 : 0)
+                     | ((conf->key_types & 0x0008) ? ACME_KEY_P384 : 0)
+                     | ((conf->key_types & 0x0010) ? ACME_KEY_ED25519 : 0);
+    srv->account_key_types =
+        ((conf->account_key_types & 0x0002) ? ACME_SRV_ACCOUNT_KEY_RSA : 0)
+        | ((conf->account_key_types & 0x0004) ? ACME_SRV_ACCOUNT_KEY_EC : 0)
+        | ((conf->account_key_types & 0x0008)
+           ? ACME_SRV_ACCOUNT_KEY_ED25519 : 0);
+    srv->authz_reuse = (int) conf->authz_reuse;
     srv->challenges = ((conf->challenges & 0x0002) ? ACME_SRV_CHALL_HTTP01 : 0)
                       | ((conf->challenges & 0x0004) ? ACME_SRV_CHALL_DNS01 : 0)
                       | ((conf->challenges & 0x0008)
@@ -1933,4 +1995,36 @@ ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     return is_enum ? ngx_conf_set_enum_slot(cf, cmd, conf)
                    : ngx_conf_set_bitmask_slot(cf, cmd, conf);
+}
+
+
+/* acme_server_authorization_reuse off | TIME */
+static char *
+ngx_http_acme_server_reuse(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    time_t     *t;
+    ngx_str_t  *value;
+
+    t = (time_t *) (p + cmd->offset);
+
+    if (*t != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        *t = 0;
+        return NGX_CONF_OK;
+    }
+
+    *t = ngx_parse_time(&value[1], 1);
+
+    if (*t == (time_t) NGX_ERROR) {
+        return "takes \"off\" or a time such as \"8h\"";
+    }
+
+    return NGX_CONF_OK;
 }

@@ -1662,7 +1662,8 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
     rc = acme_pg_order_create(ctx->pg, ctx->acct.id, oid,
                               now + ctx->conf->order_lifetime, 0, 0,
                               ids_json, az, n,
-                              now + ctx->conf->authz_lifetime);
+                              now + ctx->conf->authz_lifetime,
+                              ctx->conf->authz_reuse);
     free(ids_json);
 
     if (rc != ACME_OK) {
@@ -2511,6 +2512,29 @@ acme_srv_revoke(acme_srv_ctx_t *ctx)
 }
 
 
+/* the operator's account key policy (acme_server_account_key_types) */
+static int
+acme_srv_account_key_ok(acme_srv_ctx_t *ctx, EVP_PKEY *key)
+{
+    int       id;
+    unsigned  bit;
+
+    id = EVP_PKEY_get_base_id(key);
+    bit = (id == EVP_PKEY_RSA) ? ACME_SRV_ACCOUNT_KEY_RSA
+          : (id == EVP_PKEY_EC) ? ACME_SRV_ACCOUNT_KEY_EC
+          : (id == EVP_PKEY_ED25519) ? ACME_SRV_ACCOUNT_KEY_ED25519 : 0;
+
+    if (!(ctx->conf->account_key_types & bit)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_BAD_PUBLIC_KEY,
+                                "this CA does not accept %s account keys",
+                                id == EVP_PKEY_RSA ? "RSA"
+                                : id == EVP_PKEY_EC ? "EC" : "Ed25519");
+    }
+
+    return ACME_OK;
+}
+
+
 /* RFC 8555 7.3.5 */
 static int
 acme_srv_key_change(acme_srv_ctx_t *ctx)
@@ -2572,6 +2596,7 @@ acme_srv_key_change(acme_srv_ctx_t *ctx)
 
     if (acme_jwk_import(inner.jwk, &new_key, canonical, &ctx->prob)
         != ACME_OK
+        || acme_srv_account_key_ok(ctx, new_key) != ACME_OK
         || acme_jws_verify(&inner, new_key, &ctx->prob) != ACME_OK
         || acme_jwk_thumbprint(canonical, strlen(canonical), thumb)
            != ACME_OK)
@@ -2966,6 +2991,12 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
                             &ctx->prob) != ACME_OK
             || acme_jwk_thumbprint(ctx->canonical, strlen(ctx->canonical),
                                    ctx->thumbprint) != ACME_OK)
+        {
+            return ACME_ERROR;
+        }
+
+        if (route == ACME_SRV_NEW_ACCOUNT
+            && acme_srv_account_key_ok(ctx, ctx->key) != ACME_OK)
         {
             return ACME_ERROR;
         }

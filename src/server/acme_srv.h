@@ -29,6 +29,10 @@
 #define ACME_SRV_EKU_SERVER       0x01
 #define ACME_SRV_EKU_CLIENT       0x02
 
+#define ACME_SRV_ACCOUNT_KEY_RSA      0x01
+#define ACME_SRV_ACCOUNT_KEY_EC       0x02
+#define ACME_SRV_ACCOUNT_KEY_ED25519  0x04
+
 #define ACME_SRV_EAB_OFF          0
 #define ACME_SRV_EAB_OPTIONAL     1
 #define ACME_SRV_EAB_REQUIRED     2
@@ -67,6 +71,8 @@ typedef struct {
     time_t          authz_lifetime;  /* seconds */
     time_t          nonce_lifetime;  /* seconds */
     unsigned        key_types;       /* ACME_KEY_* accepted in CSRs */
+    unsigned        account_key_types;  /* ACME_SRV_ACCOUNT_KEY_* */
+    int             authz_reuse;     /* seconds; 0: no reuse */
     unsigned        challenges;      /* ACME_SRV_CHALL_* offered */
     unsigned        ident_types;     /* ACME_SRV_IDENT_* accepted */
     acme_policy_t   policy;          /* allowed and denied identifiers */

@@ -831,18 +831,20 @@ int
 acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     const char *public_id, time_t expires, time_t not_before,
     time_t not_after, const char *identifiers_json,
-    const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires)
+    const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires,
+    int reuse_window)
 {
     int          reused;
     size_t       i, j;
     char         acct[32], exp[32], nb[32], na[32], aexp[32], oid[32];
-    char         azid[32];
+    char         azid[32], reuse[32];
     PGresult    *res;
     const char  *params[8];
 
     snprintf(acct, sizeof(acct), "%" PRId64, account_id);
     snprintf(exp, sizeof(exp), "%lld", (long long) expires);
     snprintf(aexp, sizeof(aexp), "%lld", (long long) authz_expires);
+    snprintf(reuse, sizeof(reuse), "%d", reuse_window);
 
     if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
         return ACME_ERROR;
@@ -888,18 +890,23 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
         /* RFC 8555 7.1.3: a valid authorization of the account is reused
          * while it has at least an hour left; the order then expires no
          * later than it */
-        res = acme_pg_run(pg,
-                  "SELECT id FROM authorizations WHERE account_id = $1 "
-                  "AND identifier_type = $2 AND identifier_value = $3 "
-                  "AND wildcard = $4 AND status = 'valid' "
-                  "AND expires > now() + interval '1 hour' "
-                  "ORDER BY expires DESC LIMIT 1", 4, params,
+        params[4] = reuse;
+
+        res = (reuse_window <= 0) ? NULL : acme_pg_run(pg,
+                  "SELECT a.id FROM authorizations a WHERE a.account_id = $1 "
+                  "AND a.identifier_type = $2 AND a.identifier_value = $3 "
+                  "AND a.wildcard = $4 AND a.status = 'valid' "
+                  "AND a.expires > now() + interval '1 hour' "
+                  "AND EXISTS (SELECT 1 FROM challenges c "
+                  "WHERE c.authorization_id = a.id AND c.status = 'valid' "
+                  "AND c.validated > now() - make_interval(secs => $5)) "
+                  "ORDER BY a.expires DESC LIMIT 1", 5, params,
                   PGRES_TUPLES_OK);
-        if (res == NULL) {
+        if (res == NULL && reuse_window > 0) {
             goto failed;
         }
 
-        reused = PQntuples(res) > 0;
+        reused = res != NULL && PQntuples(res) > 0;
 
         if (reused) {
             acme_pg_copy(azid, sizeof(azid), res, 0, 0);

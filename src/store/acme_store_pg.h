@@ -178,13 +178,15 @@ int acme_pg_account_failed_validations(acme_pg_t *pg, int64_t account_id,
 
 /* Orders (RFC 8555 7.4): order, its authorizations and challenges in one
  * transaction.  A valid authorization of the account for the same
- * identifier with an hour or more left is linked instead of a new one
- * (RFC 8555 7.1.3); the order's expiry is capped by it, and an order whose
+ * identifier with an hour or more left, validated at most reuse_window
+ * seconds ago (0: never reuse), is linked instead of a new one (RFC 8555
+ * 7.1.3); the order's expiry is capped by it, and an order whose
  * authorizations are all valid starts "ready". */
 int acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     const char *public_id, time_t expires, time_t not_before,
     time_t not_after, const char *identifiers_json,
-    const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires);
+    const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires,
+    int reuse_window);
 int acme_pg_order_get(acme_pg_t *pg, const char *public_id,
     acme_order_t *o);
 void acme_order_clear(acme_order_t *o);

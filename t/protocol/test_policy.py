@@ -213,3 +213,64 @@ def test_certificate_profile(strict, eab_key, http01_server):
     assert aia[0].access_location.value == "http://ca.example.test/ca.der"
     life = leaf.not_valid_after - leaf.not_valid_before
     assert life.days == 7
+
+
+def test_csr_key_types(strict, eab_key, http01_server):
+    """acme_server_key_types p256 p384: an RSA CSR is badCSR."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key, r = register(strict, eab_key)
+    kid = r.headers["Location"]
+    resp = strict.new_order(key, kid, ["keys.example.test"])
+    o = resp.json()
+    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
+    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
+    ch = a["challenges"][0]
+    http01_server[ch["token"]] = ch["token"] + "." + thumb
+    strict.post(ch["url"], {}, key, kid=kid)
+    for _ in range(100):
+        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
+        if o["status"] != "pending":
+            break
+        time.sleep(0.1)
+    assert o["status"] == "ready", o
+    der, _ = csr_der(["keys.example.test"],
+                     key=rsa.generate_private_key(65537, 2048))
+    r = strict.post(o["finalize"], {"csr": b64(der)}, key, kid=kid)
+    assert_problem(r, 400, "badCSR")
+    der, _ = csr_der(["keys.example.test"])
+    r = strict.post(o["finalize"], {"csr": b64(der)}, key, kid=kid)
+    assert r.status_code == 200, r.text
+
+
+def test_authorization_reuse_off(strict, eab_key, http01_server):
+    """acme_server_authorization_reuse off: a second order gets a new
+    authorization even though the first is valid."""
+    key, r = register(strict, eab_key)
+    kid = r.headers["Location"]
+    resp = strict.new_order(key, kid, ["reuse.example.test"])
+    o = resp.json()
+    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
+    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
+    ch = a["challenges"][0]
+    http01_server[ch["token"]] = ch["token"] + "." + thumb
+    strict.post(ch["url"], {}, key, kid=kid)
+    for _ in range(100):
+        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
+        if o["status"] != "pending":
+            break
+        time.sleep(0.1)
+    assert o["status"] == "ready", o
+    o2 = strict.new_order(key, kid, ["reuse.example.test"]).json()
+    assert o2["status"] == "pending"
+    assert o2["authorizations"] != o["authorizations"]
+
+
+def test_account_key_types(session, https_base):
+    """acme_server_account_key_types ec ed25519 (the /limited/ CA): an RSA
+    account key is badPublicKey, for newAccount and keyChange alike."""
+    from acmehelp import rsa_key
+    limited = Raw(session, https_base + "/limited/directory")
+    r = limited.post(limited.dir["newAccount"],
+                     {"termsOfServiceAgreed": True}, rsa_key(),
+                     alg=jose.RS256)
+    assert_problem(r, 400, "badPublicKey")
