@@ -67,12 +67,20 @@ typedef struct {
 } ngx_http_acme_server_loc_conf_t;
 
 
+/* every "acme_server on" location, for the work each worker does once */
+typedef struct {
+    ngx_array_t            cas;      /* ngx_http_acme_server_loc_conf_t * */
+    u_char                 conf_sha256[65];
+} ngx_http_acme_server_main_conf_t;
+
+
 /* what a thread task carries: its own copies, no pool calls in the thread */
 typedef struct {
     acme_srv_conf_t       *conf;
     acme_srv_req_t         req;
     acme_srv_resp_t        resp;
     ngx_event_t            wait;
+    const char            *conf_sha256;   /* the policy audit task only */
 } ngx_http_acme_server_task_ctx_t;
 
 
@@ -101,6 +109,11 @@ ngx_http_acme_server_wait(ngx_http_request_t *r,
 
 
 static ngx_int_t ngx_http_acme_server_init_process(ngx_cycle_t *cycle);
+static void *ngx_http_acme_server_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_acme_server_read_file(ngx_conf_t *cf,
+    const char *directive, ngx_str_t *name, ngx_str_t *out);
+static void ngx_http_acme_server_policy_thread(void *data, ngx_log_t *log);
+static void ngx_http_acme_server_policy_done(ngx_event_t *ev);
 static ngx_int_t ngx_http_acme_server_handler(ngx_http_request_t *r);
 static void ngx_http_acme_server_body_handler(ngx_http_request_t *r);
 static void ngx_http_acme_server_thread(void *data, ngx_log_t *log);
@@ -437,7 +450,7 @@ static ngx_http_module_t  ngx_http_acme_server_module_ctx = {
     NULL,                                  /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_acme_server_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -469,6 +482,110 @@ ngx_module_t  ngx_http_acme_server_module = {
  * with it libpq, hiredis, libp11) while the pool threads may still run
  * their thread-specific destructors inside them: keep it mapped.
  */
+static void *
+ngx_http_acme_server_create_main_conf(ngx_conf_t *cf)
+{
+    u_char                            *p;
+    ngx_str_t                          name, text;
+    unsigned char                      md[SHA256_DIGEST_LENGTH];
+    ngx_http_acme_server_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_acme_server_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->cas, cf->pool, 4, sizeof(void *)) != NGX_OK) {
+        return NULL;
+    }
+
+    /* the configuration file's digest names the policy in audit events */
+    ngx_memzero(md, sizeof(md));
+    name = cf->conf_file->file.name;
+
+    if (ngx_http_acme_server_read_file(cf, "acme_server", &name, &text)
+        == NGX_CONF_OK)
+    {
+        SHA256(text.data, text.len, md);
+    }
+
+    p = ngx_hex_dump(amcf->conf_sha256, md, sizeof(md));
+    *p = '\0';
+
+    return amcf;
+}
+
+
+/* issue 8: each worker records that it put each CA's policy in force */
+static void
+ngx_http_acme_server_audit_policy(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                          i;
+    ngx_thread_task_t                  *task;
+    ngx_http_acme_server_loc_conf_t   **cas;
+    ngx_http_acme_server_main_conf_t   *amcf;
+    ngx_http_acme_server_task_ctx_t    *ctx;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_acme_server_module);
+    if (amcf == NULL) {
+        return;
+    }
+
+    cas = amcf->cas.elts;
+
+    for (i = 0; i < amcf->cas.nelts; i++) {
+        task = ngx_thread_task_alloc(cycle->pool,
+                                     sizeof(ngx_http_acme_server_task_ctx_t));
+        if (task == NULL) {
+            return;
+        }
+
+        ctx = task->ctx;
+        ctx->conf = &cas[i]->srv;
+        ctx->conf_sha256 = (char *) amcf->conf_sha256;
+
+        task->handler = ngx_http_acme_server_policy_thread;
+        task->event.data = ctx;
+        task->event.handler = ngx_http_acme_server_policy_done;
+        task->event.log = cycle->log;
+
+        if (ngx_thread_task_post(cas[i]->thread_pool, task) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "acme server: cannot queue the policy audit");
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_acme_server_policy_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_acme_server_task_ctx_t  *ctx = data;
+
+    acme_srv_policy_loaded(ctx->conf, ctx->conf_sha256, (long) ngx_pid,
+                           &ctx->resp);
+}
+
+
+static void
+ngx_http_acme_server_policy_done(ngx_event_t *ev)
+{
+    ngx_http_acme_server_task_ctx_t  *ctx = ev->data;
+
+    if (ctx->resp.log[0]) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, 0, "acme server: %s",
+                      ctx->resp.log);
+    }
+
+    if (ctx->resp.notice[0]) {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0, "acme server: %s",
+                      ctx->resp.notice);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_acme_server_init_process(ngx_cycle_t *cycle)
 {
@@ -482,6 +599,8 @@ ngx_http_acme_server_init_process(ngx_cycle_t *cycle)
                       "acme server: dlopen(\"%s\") failed: %s",
                       info.dli_fname, dlerror());
     }
+
+    ngx_http_acme_server_audit_policy(cycle);
 
     return NGX_OK;
 }
@@ -1606,8 +1725,10 @@ ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_acme_server_loc_conf_t *alcf = conf;
 
-    char                      *rv;
-    ngx_http_core_loc_conf_t  *clcf;
+    char                               *rv;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_acme_server_loc_conf_t   **slot;
+    ngx_http_acme_server_main_conf_t   *amcf;
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK || !alcf->enable) {
@@ -1633,6 +1754,15 @@ ngx_http_acme_server(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     alcf->location = clcf->name;
     clcf->handler = ngx_http_acme_server_handler;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_acme_server_module);
+    slot = ngx_array_push(&amcf->cas);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = alcf;
 
     if (ngx_http_acme_server_metrics_zone(cf) != NGX_OK) {
         return NGX_CONF_ERROR;

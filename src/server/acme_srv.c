@@ -3314,3 +3314,41 @@ acme_srv_ready(const acme_srv_conf_t *conf, acme_srv_resp_t *resp)
     resp->content_type = "application/json";
     resp->body_len = resp->body ? strlen(resp->body) : 0;
 }
+
+
+void
+acme_srv_policy_loaded(const acme_srv_conf_t *conf, const char *conf_sha256,
+    long pid, acme_srv_resp_t *resp)
+{
+    char       *s;
+    json_t     *d;
+    acme_pg_t  *pg;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->revoked_reason = -1;
+
+    d = json_pack("{s:s, s:I, s:b, s:b, s:i}",
+                  "config_sha256", conf_sha256, "pid", (json_int_t) pid,
+                  "eab_required", conf->eab == ACME_SRV_EAB_REQUIRED,
+                  "terms_of_service", conf->tos_url != NULL,
+                  "certificate_lifetime", (int) conf->cert_lifetime);
+    s = d ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+
+    pg = acme_srv_pg(conf);
+
+    if (s == NULL || pg == NULL
+        || acme_pg_audit(pg, conf->ca_name, "policy.loaded", NULL, s)
+           != ACME_OK)
+    {
+        snprintf(resp->log, sizeof(resp->log), "audit of policy load: %s",
+                 (s && pg) ? acme_pg_errmsg(pg) : "out of memory");
+
+    } else {
+        snprintf(resp->notice, sizeof(resp->notice),
+                 "audit {\"event\":\"policy.loaded\",\"ca\":\"%.200s\","
+                 "\"detail\":%.600s}", conf->ca_name, s);
+    }
+
+    free(s);
+}

@@ -193,6 +193,16 @@ void acme_srv_problem(acme_srv_resp_t *resp, int type, int status,
  */
 void acme_srv_ready(const acme_srv_conf_t *conf, acme_srv_resp_t *resp);
 
+/*
+ * acme_srv_policy_loaded(): records that this worker process (pid) put
+ * the CA's configuration in force: a "policy.loaded" audit event with the
+ * configuration file's SHA-256 (conf_sha256, hex), so that every reload
+ * that changed policy can be traced (issue 8).  Blocking; errors go to
+ * resp->log.
+ */
+void acme_srv_policy_loaded(const acme_srv_conf_t *conf,
+    const char *conf_sha256, long pid, acme_srv_resp_t *resp);
+
 /* frees resp->body */
 void acme_srv_resp_clear(acme_srv_resp_t *resp);
 

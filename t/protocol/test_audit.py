@@ -72,3 +72,13 @@ def test_issuance_and_revocation_are_audited(session, directory_url,
     assert lines, "no audit line for %s" % serial
     ev = json.loads(lines[-1].split("audit ", 1)[1].split(", client:")[0])
     assert ev["event"] in ("certificate.issued", "certificate.revoked")
+
+
+def test_policy_load_is_audited(stack_env):
+    """Each worker records the policy it put in force (issue 8: policy
+    reload), with the configuration file's digest."""
+    rows = [e for e in audit(stack_env, "--limit", "1000000")
+            if e["event"] == "policy.loaded" and e["ca"] == "/acme/"]
+    assert rows, "no policy.loaded event"
+    d = rows[-1]["detail"]
+    assert len(d["config_sha256"]) == 64 and d["pid"] > 0
