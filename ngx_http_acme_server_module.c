@@ -147,42 +147,45 @@ static char *ngx_http_acme_server_reuse(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
-/* bit 0 is NGX_CONF_BITMASK_SET: the values start at bit 1 */
+/*
+ * Bit 0 is NGX_CONF_BITMASK_SET, so each value is the core's bit shifted
+ * left by one: the merged mask shifted right is what the core takes.
+ */
 static ngx_conf_bitmask_t  ngx_http_acme_server_challenge_types[] = {
-    { ngx_string("http-01"), 0x0002 },
-    { ngx_string("dns-01"), 0x0004 },
-    { ngx_string("tls-alpn-01"), 0x0008 },
+    { ngx_string("http-01"), ACME_SRV_CHALL_HTTP01 << 1 },
+    { ngx_string("dns-01"), ACME_SRV_CHALL_DNS01 << 1 },
+    { ngx_string("tls-alpn-01"), ACME_SRV_CHALL_TLSALPN01 << 1 },
     { ngx_null_string, 0 }
 };
 
 
 static ngx_conf_bitmask_t  ngx_http_acme_server_identifier_types[] = {
-    { ngx_string("dns"), 0x0002 },
-    { ngx_string("ip"), 0x0004 },
+    { ngx_string("dns"), ACME_SRV_IDENT_DNS << 1 },
+    { ngx_string("ip"), ACME_SRV_IDENT_IP << 1 },
     { ngx_null_string, 0 }
 };
 
 
 static ngx_conf_bitmask_t  ngx_http_acme_server_eku_types[] = {
-    { ngx_string("serverAuth"), 0x0002 },
-    { ngx_string("clientAuth"), 0x0004 },
+    { ngx_string("serverAuth"), ACME_SRV_EKU_SERVER << 1 },
+    { ngx_string("clientAuth"), ACME_SRV_EKU_CLIENT << 1 },
     { ngx_null_string, 0 }
 };
 
 
 static ngx_conf_bitmask_t  ngx_http_acme_server_key_types[] = {
-    { ngx_string("rsa"), 0x0002 },
-    { ngx_string("p256"), 0x0004 },
-    { ngx_string("p384"), 0x0008 },
-    { ngx_string("ed25519"), 0x0010 },
+    { ngx_string("rsa"), ACME_KEY_RSA << 1 },
+    { ngx_string("p256"), ACME_KEY_P256 << 1 },
+    { ngx_string("p384"), ACME_KEY_P384 << 1 },
+    { ngx_string("ed25519"), ACME_KEY_ED25519 << 1 },
     { ngx_null_string, 0 }
 };
 
 
 static ngx_conf_bitmask_t  ngx_http_acme_server_account_key_types[] = {
-    { ngx_string("rsa"), 0x0002 },
-    { ngx_string("ec"), 0x0004 },
-    { ngx_string("ed25519"), 0x0008 },
+    { ngx_string("rsa"), ACME_SRV_ACCOUNT_KEY_RSA << 1 },
+    { ngx_string("ec"), ACME_SRV_ACCOUNT_KEY_EC << 1 },
+    { ngx_string("ed25519"), ACME_SRV_ACCOUNT_KEY_ED25519 << 1 },
     { ngx_null_string, 0 }
 };
 
@@ -1409,19 +1412,26 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              3600);
     ngx_conf_merge_size_value(conf->max_body, prev->max_body, 64 * 1024);
     ngx_conf_merge_bitmask_value(conf->challenges, prev->challenges,
-                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004|0x0008));
+                                 (NGX_CONF_BITMASK_SET
+                                  |(ACME_SRV_CHALL_HTTP01 << 1)
+                                  |(ACME_SRV_CHALL_DNS01 << 1)
+                                  |(ACME_SRV_CHALL_TLSALPN01 << 1)));
     ngx_conf_merge_bitmask_value(conf->identifiers, prev->identifiers,
-                                 (NGX_CONF_BITMASK_SET|0x0002));
+                                 (NGX_CONF_BITMASK_SET
+                                  |(ACME_SRV_IDENT_DNS << 1)));
     ngx_conf_merge_bitmask_value(conf->eku, prev->eku,
-                                 (NGX_CONF_BITMASK_SET|0x0002));
+                                 (NGX_CONF_BITMASK_SET
+                                  |(ACME_SRV_EKU_SERVER << 1)));
     ngx_conf_merge_uint_value(conf->eab, prev->eab, ACME_SRV_EAB_OFF);
     ngx_conf_merge_bitmask_value(conf->key_types, prev->key_types,
-                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004
-                                  |0x0008));
+                                 (NGX_CONF_BITMASK_SET
+                                  |(ACME_KEY_DEFAULT << 1)));
     ngx_conf_merge_bitmask_value(conf->account_key_types,
                                  prev->account_key_types,
-                                 (NGX_CONF_BITMASK_SET|0x0002|0x0004
-                                  |0x0008));
+                                 (NGX_CONF_BITMASK_SET
+                                  |(ACME_SRV_ACCOUNT_KEY_RSA << 1)
+                                  |(ACME_SRV_ACCOUNT_KEY_EC << 1)
+                                  |(ACME_SRV_ACCOUNT_KEY_ED25519 << 1)));
     ngx_conf_merge_sec_value(conf->authz_reuse, prev->authz_reuse,
                              7 * 86400);
     ngx_conf_merge_value(conf->require_contact, prev->require_contact, 0);
@@ -1643,27 +1653,14 @@ ngx_http_acme_server_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     srv->order_lifetime = conf->order_lifetime;
     srv->authz_lifetime = conf->authz_lifetime;
     srv->nonce_lifetime = conf->nonce_lifetime;
-    srv->key_types = ((conf->key_types & 0x0002) ? ACME_KEY_RSA : 0)
-                     | ((conf->key_types & 0x0004) ? ACME_KEY_P256 : 0)
-                     | ((conf->key_types & 0x0008) ? ACME_KEY_P384 : 0)
-                     | ((conf->key_types & 0x0010) ? ACME_KEY_ED25519 : 0);
-    srv->account_key_types =
-        ((conf->account_key_types & 0x0002) ? ACME_SRV_ACCOUNT_KEY_RSA : 0)
-        | ((conf->account_key_types & 0x0004) ? ACME_SRV_ACCOUNT_KEY_EC : 0)
-        | ((conf->account_key_types & 0x0008)
-           ? ACME_SRV_ACCOUNT_KEY_ED25519 : 0);
+    srv->key_types = (unsigned) (conf->key_types >> 1);
+    srv->account_key_types = (unsigned) (conf->account_key_types >> 1);
     srv->authz_reuse = (int) conf->authz_reuse;
-    srv->challenges = ((conf->challenges & 0x0002) ? ACME_SRV_CHALL_HTTP01 : 0)
-                      | ((conf->challenges & 0x0004) ? ACME_SRV_CHALL_DNS01 : 0)
-                      | ((conf->challenges & 0x0008)
-                         ? ACME_SRV_CHALL_TLSALPN01 : 0);
-    srv->ident_types = ((conf->identifiers & 0x0002) ? ACME_SRV_IDENT_DNS : 0)
-                       | ((conf->identifiers & 0x0004) ? ACME_SRV_IDENT_IP
-                                                       : 0);
+    srv->challenges = (unsigned) (conf->challenges >> 1);
+    srv->ident_types = (unsigned) (conf->identifiers >> 1);
+    srv->eku = (unsigned) (conf->eku >> 1);
     srv->timeout_ms = 5000;
 
-    srv->eku = ((conf->eku & 0x0002) ? ACME_SRV_EKU_SERVER : 0)
-               | ((conf->eku & 0x0004) ? ACME_SRV_EKU_CLIENT : 0);
     srv->eab = (int) conf->eab;
     srv->require_contact = conf->require_contact;
 
