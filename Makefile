@@ -100,3 +100,4 @@ clean:
 -include bench/bench.mk
 -include t/fuzz/fuzz.mk
 -include t/faults/faults.mk
+-include t/sanitize/sanitize.mk

@@ -2,18 +2,24 @@
 # Builds build/nginx/ngx_http_acme_server_module.so against Debian's
 # nginx-dev (/usr/share/nginx/src), with Debian's own configure flags so
 # that the module is binary compatible with /usr/sbin/nginx.
+# ACME_MODULE_CFLAGS / ACME_MODULE_LDFLAGS add compiler and linker flags;
+# ACME_MODULE_BUILDDIR builds elsewhere (default build/nginx), e.g. the
+# ASan + UBSan module of t/sanitize/sanitize.mk in build/nginx-asan.
 set -euo pipefail
 MOD=$(cd "$(dirname "$0")/.." && pwd)
 SRC=/usr/share/nginx/src
-OUT="$MOD/build/nginx"
+OUT=${ACME_MODULE_BUILDDIR:-$MOD/build/nginx}
 if [ ! -f "$SRC/conf_flags" ]; then
     echo "build-module: $SRC/conf_flags missing: apt-get install nginx-dev" >&2
     exit 1
 fi
 mkdir -p "$OUT"
-# configure again when config or the list of sources changed
+# configure again when config, the list of sources or the flags changed
 stamp="$OUT/.configured"
-want=$( (cat "$MOD/config"; ls "$MOD"/src/*/*.[ch] "$MOD"/src/*.[ch]) \
+want=$( (cat "$MOD/config"; ls "$MOD"/src/*/*.[ch] "$MOD"/src/*.[ch]
+         flags="${ACME_MODULE_CFLAGS:-}${ACME_MODULE_LDFLAGS:-}"
+         [ -z "$flags" ] \
+             || echo "${ACME_MODULE_CFLAGS:-}|${ACME_MODULE_LDFLAGS:-}") \
         | sha256sum | cut -c1-16)
 if [ ! -f "$OUT/Makefile" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]
 then

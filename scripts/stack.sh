@@ -10,12 +10,22 @@
 #
 # ACME_STACK_SKIP="migrate nginx validator" leaves out those components
 # (for working on the stack before the module or the validator build).
+#
+# For sanitizer runs (t/sanitize/sanitize.mk):
+#   ACME_MODULE_SO          the module to load (default
+#                           build/nginx/ngx_http_acme_server_module.so)
+#   ACME_NGINX_ENV          extra environment for nginx, as VAR=value words
+#                           (e.g. LD_PRELOAD=... ASAN_OPTIONS=...)
+#   ACME_VALIDATOR_WRAPPER  a command prefix for the validator (e.g.
+#                           valgrind --log-file=...); not for its -t check
 set -euo pipefail
 
 . "$(dirname "$0")/lib-stack.sh"
 
 DIR=${ACME_STACK_DIR:-$ACME_REPO/.stack}
 SKIP=" ${ACME_STACK_SKIP:-} "
+MODULE_SO=$ACME_REPO/build/nginx/ngx_http_acme_server_module.so
+MODULE_SO=${ACME_MODULE_SO:-$MODULE_SO}
 
 skipped() { [[ $SKIP == *" $1 "* ]]; }
 
@@ -58,9 +68,7 @@ check_tools() {
         stk_die "missing:$missing (run scripts/deps.sh)"
     fi
     if ! skipped nginx; then
-        [ -f "$ACME_REPO/build/nginx/ngx_http_acme_server_module.so" ] \
-            || stk_die "build/nginx/ngx_http_acme_server_module.so" \
-                       "missing: run make all"
+        [ -f "$MODULE_SO" ] || stk_die "$MODULE_SO missing: run make all"
     fi
     if ! skipped validator; then
         [ -x "$ACME_REPO/build/acme-validator" ] \
@@ -355,7 +363,7 @@ up_nginx() {
     mkdir -p "$d/conf" "$d/logs" "$d/tmp"
     sed -e "s|@STACK_DIR@|$DIR|g" \
         -e "s|@REPO@|$ACME_REPO|g" \
-        -e "s|@MODULE@|$ACME_REPO/build/nginx/ngx_http_acme_server_module.so|g" \
+        -e "s|@MODULE@|$MODULE_SO|g" \
         -e "s|@ACMEPORT@|$ACMEPORT|g" \
         -e "s|@ACMEHTTPPORT@|$ACMEHTTPPORT|g" \
         -e "s|@DB_CONNINFO@|$CONNINFO|g" \
@@ -367,7 +375,9 @@ up_nginx() {
     cp /etc/nginx/mime.types "$d/conf/" 2>/dev/null || true
     export SOFTHSM2_CONF="$DIR/hsm/softhsm2.conf"
     stk_log "nginx: nginx -t"
-    if ! "$NGINX_BIN" -p "$d" -c conf/nginx.conf -e logs/error.log -t \
+    # shellcheck disable=SC2086
+    if ! env ${ACME_NGINX_ENV:-} \
+         "$NGINX_BIN" -p "$d" -c conf/nginx.conf -e logs/error.log -t \
          > "$d/nginx-t.log" 2>&1
     then
         cat "$d/nginx-t.log" >&2
@@ -375,7 +385,9 @@ up_nginx() {
     fi
     stk_log "nginx: start on https://127.0.0.1:$ACMEPORT" \
             "and http://127.0.0.1:$ACMEHTTPPORT"
-    "$NGINX_BIN" -p "$d" -c conf/nginx.conf -e logs/error.log 9>&- \
+    # shellcheck disable=SC2086
+    env ${ACME_NGINX_ENV:-} \
+        "$NGINX_BIN" -p "$d" -c conf/nginx.conf -e logs/error.log 9>&- \
         || { stk_tail "$d/logs/error.log"; return 1; }
     stk_wait 30 "nginx (GET /acme/directory)" nginx_ready \
         || { stk_tail "$d/logs/error.log"; return 1; }
@@ -410,7 +422,9 @@ EOF
         2>&1 || { cat "$DIR/validator-t.log" >&2; return 1; }
     stk_log "validator: start"
     # setsid from a background job execs in place, so $! is its pid
-    setsid "$ACME_REPO/build/acme-validator" -c "$conf" \
+    # shellcheck disable=SC2086
+    setsid ${ACME_VALIDATOR_WRAPPER:-} "$ACME_REPO/build/acme-validator" \
+        -c "$conf" \
         >> "$DIR/validator.log" 2>&1 < /dev/null 9>&- &
     echo $! > "$DIR/validator.pid"
     # it must still be alive after a moment (bad config, no DB, ...)
