@@ -813,7 +813,12 @@ ngx_http_acme_server_body_handler(ngx_http_request_t *r)
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+
+        /* an empty body's buffer has no memory: memcpy(p, NULL, 0) is
+         * undefined behaviour (UBSan) */
+        if (b->last > b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     *p = '\0';

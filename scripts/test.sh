@@ -9,6 +9,8 @@
 #      the acme-server-admin tests: the same with t/admin
 #   4. interop tests: t/interop/*.sh against the same stack
 #   5. nginx -t on every conf/examples/*.conf
+#   5b. make test-sanitize-stack: t/protocol against an ASan+UBSan module
+#      and a validator under valgrind, in a stack of its own
 #   6. scripts/check-style.sh
 # Exits non-zero when any step failed; prints a summary at the end.
 # ACME_TEST_KEEP=1 keeps the temporary directory. PYTEST_ARGS adds pytest
@@ -294,6 +296,12 @@ else
         fi
     done
 fi
+
+# --- 5b. the protocol suite against an ASan+UBSan build of the module,
+# with the validator under valgrind (its own stack; t/sanitize, ~1 min)
+
+make_step "protocol (ASan+UBSan module, valgrind validator)" \
+    '^test-sanitize-stack:' -s test-sanitize-stack
 
 # --- 6. style --------------------------------------------------------------
 
