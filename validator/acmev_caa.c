@@ -375,6 +375,31 @@ acmev_caa_known(const acmev_caa_rr_t *rr)
 
 
 /*
+ * The account URL (RFC 8657 3) of the job's account: account_uri_prefix
+ * followed by the account id; a "{ca}" in the prefix stands for the CA's
+ * location (job->ca, e.g. "/acme/"), so one prefix serves every CA of
+ * one host: "https://ca.example.com{ca}acct/".
+ */
+static void
+acmev_caa_account_uri(const char *prefix, const acme_pg_job_t *job,
+    char *uri, size_t size)
+{
+    const char  *ca;
+
+    ca = strstr(prefix, "{ca}");
+
+    if (ca == NULL) {
+        snprintf(uri, size, "%s%s", prefix, job->account_id);
+        return;
+    }
+
+    /* the location ends with "/": "{ca}acct/" -> "/acme/acct/" */
+    snprintf(uri, size, "%.*s%s%s%s", (int) (ca - prefix), prefix, job->ca,
+             ca + 4, job->account_id);
+}
+
+
+/*
  * Does an issue or issuewild value name this CA, with parameters this
  * request meets?  RFC 8659 4.2:
  *
@@ -467,8 +492,8 @@ acmev_caa_match(const acmev_conf_t *conf, const acme_pg_job_t *job,
                              "account_uri_prefix is not set");
 
                 } else {
-                    snprintf(uri, sizeof(uri), "%s%s",
-                             conf->account_uri_prefix, job->account_id);
+                    acmev_caa_account_uri(conf->account_uri_prefix, job,
+                                          uri, sizeof(uri));
 
                     if (plen != strlen(uri)
                         || memcmp(v + vstart, uri, plen) != 0)

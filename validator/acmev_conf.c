@@ -101,7 +101,8 @@ static const acmev_opt_t  acmev_opts[] = {
       offsetof(acmev_conf_t, account_uri_prefix),
       NULL, 0, 0, ACMEV_OPT_RELOAD | ACMEV_OPT_UNSET,
       "account URL without the account id, for CAA accounturi (RFC 8657 "
-      "3); unset: a record with accounturi never permits" },
+      "3); \"{ca}\" stands for the CA's location (\"/acme/\"); unset: a "
+      "record with accounturi never permits" },
 
     { "allow_private_addresses", ACMEV_OPT_BOOL,
       offsetof(acmev_conf_t, allow_private),
