@@ -192,6 +192,76 @@ acmev_worker_main(void *arg)
 
 
 /*
+ * A CAA recheck before issuance (CA/B BR 3.2.2.8: the nginx module asks
+ * when an authorization's last check is older than 8 hours): the
+ * authorization's identifier is checked again, with the challenge type
+ * that validated it, and the result recorded; the module waits for it.
+ */
+static int
+acmev_worker_caa(acmev_worker_t *w, const acme_redis_job_t *rj)
+{
+    int              rc;
+    char            *record, *error;
+    acmev_conf_t    *conf;
+    acme_pg_job_t    job;
+    acme_problem_t   prob;
+
+    record = NULL;
+    error = NULL;
+
+    rc = acme_pg_caa_job_load(w->pg, rj->chall_id, &job);
+
+    if (rc == ACME_ERROR) {
+        /* nothing decided: left for XAUTOCLAIM */
+        acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
+        acmev_log(LOG_ERR, "worker %d: CAA job %s: postgresql: %s",
+                  w->index, rj->chall_id, acme_pg_errmsg(w->pg));
+        return ACMEV_ESTORE;
+    }
+
+    if (rc == ACME_OK) {
+        memset(&prob, 0, sizeof(acme_problem_t));
+        conf = acmev_conf_acquire();
+
+        /* without caa_identities this CA checks no CAA at all */
+        rc = (conf->ncaa_ids > 0)
+             ? acmev_caa_check(conf, &job, &prob, &record) : ACMEV_OK;
+
+        acmev_conf_release(conf);
+        free(record);
+
+        if (rc != ACMEV_OK && rc != ACMEV_EFAILED) {
+            acmev_log(LOG_ERR, "worker %d: CAA job %s: check failed (%d), "
+                      "left for a retry", w->index, rj->chall_id, rc);
+            return ACMEV_OK;
+        }
+
+        error = (rc == ACMEV_EFAILED) ? acme_problem_json(&prob) : NULL;
+
+        if (acme_pg_caa_result(w->pg, &job, error) != ACME_OK) {
+            free(error);
+            acmev_metrics_error(ACMEV_METRICS_ERR_STORE);
+            acmev_log(LOG_ERR, "worker %d: CAA job %s: postgresql: %s",
+                      w->index, rj->chall_id, acme_pg_errmsg(w->pg));
+            return ACMEV_ESTORE;
+        }
+
+        acmev_log(LOG_NOTICE, "authorization %s %s:%s CAA recheck %s%s%s",
+                  rj->chall_id, job.identifier_type, job.identifier_value,
+                  error ? "refused" : "permitted", error ? ": " : "",
+                  error ? prob.detail : "");
+        free(error);
+    }
+
+    if (acme_redis_job_ack(w->rd, rj->entry_id) != ACME_OK) {
+        acmev_metrics_error(ACMEV_METRICS_ERR_REDIS);
+    }
+
+    return ACMEV_OK;
+}
+
+
+/*
  * One job: load, check, record, acknowledge (DESIGN.md "Validation").
  * Returns ACMEV_OK (acknowledged or left for a retry on purpose) or
  * ACMEV_ESTORE (PostgreSQL failed: left unacknowledged, to be reclaimed).
@@ -212,6 +282,10 @@ acmev_worker_job(acmev_worker_t *w, const acme_redis_job_t *rj)
         acmev_log(LOG_WARNING, "worker %d: stream entry %s has no challenge",
                   w->index, rj->entry_id);
         goto ack;
+    }
+
+    if (rj->caa) {
+        return acmev_worker_caa(w, rj);
     }
 
     if (acme_pg_ensure(w->pg) != ACME_OK) {

@@ -1870,6 +1870,79 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
 }
 
 
+#define ACME_SRV_CAA_MAX_AGE   (8 * 3600)   /* CA/B BR 3.2.2.8 */
+#define ACME_SRV_CAA_WAIT      100          /* x 100 ms */
+
+
+/*
+ * CA/B BR 3.2.2.8: CAA is checked within 8 hours before issuance.  The
+ * validator checks it when a challenge passes; for an authorization
+ * checked longer ago this asks the validator for a fresh check (a "caa"
+ * job on the stream) and waits for the result, at most 10 s, in this pool
+ * thread.  A refusal invalidates the authorization and the order: caa.
+ */
+static int
+acme_srv_caa_fresh(acme_srv_ctx_t *ctx, acme_order_t *o)
+{
+    size_t            i, n;
+    char            **ids;
+    long long         stale, invalid;
+    struct timespec   ts;
+
+    if (acme_pg_order_caa_stale(ctx->pg, o->id, ACME_SRV_CAA_MAX_AGE, &ids,
+                                &n) != ACME_OK)
+    {
+        return acme_srv_internal(ctx, "CAA freshness: %s",
+                                 acme_pg_errmsg(ctx->pg));
+    }
+
+    for (i = 0; i < n; i++) {
+        if (acme_redis_caa_add(ctx->rd, ids[i]) != ACME_OK) {
+            acme_pg_strv_free(ids, n);
+            return acme_srv_internal(ctx, "CAA recheck: %s",
+                                     acme_redis_errmsg(ctx->rd));
+        }
+    }
+
+    acme_pg_strv_free(ids, n);
+
+    if (n == 0) {
+        return ACME_OK;
+    }
+
+    ts.tv_sec = 0;
+    ts.tv_nsec = 100 * 1000000L;
+
+    for (i = 0; i < ACME_SRV_CAA_WAIT; i++) {
+        if (acme_pg_order_caa_state(ctx->pg, o->id, ACME_SRV_CAA_MAX_AGE,
+                                    &stale, &invalid) != ACME_OK)
+        {
+            return acme_srv_internal(ctx, "CAA freshness: %s",
+                                     acme_pg_errmsg(ctx->pg));
+        }
+
+        if (invalid > 0) {
+            return acme_problem_set(&ctx->prob, ACME_PROB_CAA,
+                                    "CAA records no longer permit this CA "
+                                    "to issue for an identifier of the "
+                                    "order; the order is invalid (its "
+                                    "error says which)");
+        }
+
+        if (stale == 0) {
+            return ACME_OK;
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    return acme_problem_set_status(&ctx->prob, ACME_PROB_SERVER_INTERNAL,
+                                   503, "the CAA records could not be "
+                                   "checked again in time; the order is "
+                                   "still ready: try again later");
+}
+
+
 /* RFC 8555 7.4 finalize */
 static int
 acme_srv_finalize(acme_srv_ctx_t *ctx)
@@ -1935,6 +2008,10 @@ acme_srv_finalize(acme_srv_ctx_t *ctx)
                               ctx->conf->key_types, &req, &ctx->prob)
         != ACME_OK)
     {
+        goto done;
+    }
+
+    if (acme_srv_caa_fresh(ctx, &o) != ACME_OK) {
         goto done;
     }
 

@@ -1460,8 +1460,10 @@ acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
     params[0] = aid;
     params[1] = error_json ? "invalid" : "valid";
 
-    if (acme_pg_cmd(pg, "UPDATE authorizations SET status = $2 "
-                        "WHERE id = $1 AND status = 'pending'", 2, params)
+    /* a passing check included CAA (when the validator checks it) */
+    if (acme_pg_cmd(pg, "UPDATE authorizations SET status = $2, "
+                        "caa_checked_at = CASE WHEN $2 = 'valid' THEN now() "
+                        "END WHERE id = $1 AND status = 'pending'", 2, params)
         != ACME_OK)
     {
         goto failed;
@@ -1902,6 +1904,174 @@ acme_pg_audit_free(acme_pg_audit_t *v, size_t n)
     }
 
     free(v);
+}
+
+
+int
+acme_pg_order_caa_stale(acme_pg_t *pg, int64_t order_id, int max_age,
+    char ***ids, size_t *n)
+{
+    int          rc;
+    char         oid[32], age[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(oid, sizeof(oid), "%" PRId64, order_id);
+    snprintf(age, sizeof(age), "%d", max_age);
+    params[0] = oid;
+    params[1] = age;
+
+    res = acme_pg_run(pg,
+              "SELECT a.public_id FROM order_authorizations oa "
+              "JOIN authorizations a ON a.id = oa.authorization_id "
+              "WHERE oa.order_id = $1 AND a.identifier_type = 'dns' "
+              "AND coalesce(a.caa_checked_at, a.created_at) "
+              "< now() - make_interval(secs => $2) ORDER BY a.id",
+              2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        *ids = NULL;
+        *n = 0;
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_strv(res, ids, n);
+    PQclear(res);
+
+    return rc;
+}
+
+
+int
+acme_pg_order_caa_state(acme_pg_t *pg, int64_t order_id, int max_age,
+    long long *stale, long long *invalid)
+{
+    char         oid[32], age[32];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(oid, sizeof(oid), "%" PRId64, order_id);
+    snprintf(age, sizeof(age), "%d", max_age);
+    params[0] = oid;
+    params[1] = age;
+
+    res = acme_pg_run(pg,
+              "SELECT count(*) FILTER (WHERE a.identifier_type = 'dns' "
+              "AND a.status = 'valid' AND coalesce(a.caa_checked_at, "
+              "a.created_at) < now() - make_interval(secs => $2)), "
+              "count(*) FILTER (WHERE a.status <> 'valid') "
+              "FROM order_authorizations oa JOIN authorizations a "
+              "ON a.id = oa.authorization_id WHERE oa.order_id = $1",
+              2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    *stale = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *invalid = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_caa_job_load(acme_pg_t *pg, const char *authz_public_id,
+    acme_pg_job_t *job)
+{
+    PGresult    *res;
+    const char  *params[1];
+
+    memset(job, 0, sizeof(*job));
+    params[0] = authz_public_id;
+
+    /* the authorization and the challenge that validated it (its type
+     * matters to RFC 8657 validationmethods) */
+    res = acme_pg_run(pg,
+              "SELECT c.id, c.public_id, c.type, c.token, a.status, "
+              "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
+              "a.id, a.wildcard, acc.public_id, acc.ca "
+              "FROM authorizations a "
+              "JOIN challenges c ON c.authorization_id = a.id "
+              "AND c.status = 'valid' "
+              "JOIN accounts acc ON acc.id = a.account_id "
+              "WHERE a.public_id = $1 LIMIT 1", 1, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ACME_NOT_FOUND;
+    }
+
+    job->chall_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    acme_pg_copy(job->chall_public_id, sizeof(job->chall_public_id), res, 0,
+                 1);
+    acme_pg_copy(job->type, sizeof(job->type), res, 0, 2);
+    acme_pg_copy(job->token, sizeof(job->token), res, 0, 3);
+    acme_pg_copy(job->status, sizeof(job->status), res, 0, 4);
+    acme_pg_copy(job->identifier_type, sizeof(job->identifier_type), res, 0,
+                 5);
+    acme_pg_copy(job->identifier_value, sizeof(job->identifier_value), res,
+                 0, 6);
+    acme_pg_copy(job->thumbprint, sizeof(job->thumbprint), res, 0, 7);
+    job->authz_id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
+    job->wildcard = PQgetvalue(res, 0, 9)[0] == 't';
+    acme_pg_copy(job->account_id, sizeof(job->account_id), res, 0, 10);
+    acme_pg_copy(job->ca, sizeof(job->ca), res, 0, 11);
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_caa_result(acme_pg_t *pg, const acme_pg_job_t *job,
+    const char *error_json)
+{
+    char         aid[32];
+    const char  *params[2];
+
+    snprintf(aid, sizeof(aid), "%" PRId64, job->authz_id);
+    params[0] = aid;
+    params[1] = error_json;
+
+    if (error_json == NULL) {
+        return acme_pg_cmd(pg, "UPDATE authorizations "
+                               "SET caa_checked_at = now() "
+                               "WHERE id = $1 AND status = 'valid'",
+                           1, params);
+    }
+
+    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+        return ACME_ERROR;
+    }
+
+    /* the orders first, as acme_pg_chall_result() locks them */
+    if (acme_pg_cmd(pg, "UPDATE orders SET status = 'invalid', error = $2, "
+                        "updated_at = now() WHERE status IN ('pending', "
+                        "'ready') AND id IN (SELECT order_id FROM "
+                        "order_authorizations WHERE authorization_id = $1)",
+                    2, params) != ACME_OK
+        || acme_pg_cmd(pg, "UPDATE authorizations SET status = 'invalid' "
+                           "WHERE id = $1 AND status = 'valid'", 1, params)
+           != ACME_OK
+        || acme_pg_cmd(pg,
+               "INSERT INTO audit_events (ca, event, account, identifiers, "
+               "detail) SELECT acc.ca, 'authorization.caa_refused', "
+               "acc.public_id, json_build_array(json_build_object('type', "
+               "a.identifier_type, 'value', a.identifier_value))::text, "
+               "json_build_object('authorization', a.public_id, 'error', "
+               "$2::json)::text FROM authorizations a JOIN accounts acc "
+               "ON acc.id = a.account_id WHERE a.id = $1", 2, params)
+           != ACME_OK
+        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
+    {
+        acme_pg_rollback(pg);
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
 }
 
 

@@ -226,6 +226,27 @@ int acme_pg_chall_stale(acme_pg_t *pg, int older_than, size_t max,
     char ***ids, size_t *n);
 void acme_pg_strv_free(char **v, size_t n);
 
+/*
+ * CAA freshness (CA/B BR 3.2.2.8: checked within 8 hours of issuance).
+ * acme_pg_order_caa_stale(): public ids of the order's dns authorizations
+ * whose CAA check (caa_checked_at, set when a challenge passed) is older
+ * than max_age seconds; *ids as for acme_pg_chall_stale.
+ * acme_pg_order_caa_state(): how many valid dns authorizations are still
+ * stale, and how many are no longer valid.
+ * Validator side: acme_pg_caa_job_load() loads an authorization (and the
+ * challenge that validated it) as a job; acme_pg_caa_result() records a
+ * fresh check (error_json NULL) or a refusal: the authorization and its
+ * pending or ready orders invalid, with an audit event.
+ */
+int acme_pg_order_caa_stale(acme_pg_t *pg, int64_t order_id, int max_age,
+    char ***ids, size_t *n);
+int acme_pg_order_caa_state(acme_pg_t *pg, int64_t order_id, int max_age,
+    long long *stale, long long *invalid);
+int acme_pg_caa_job_load(acme_pg_t *pg, const char *authz_public_id,
+    acme_pg_job_t *job);
+int acme_pg_caa_result(acme_pg_t *pg, const acme_pg_job_t *job,
+    const char *error_json);
+
 /* Finalize (RFC 8555 7.4): ready -> processing and a reserved certificate
  * row with its serial in one transaction; ACME_CONFLICT when the order was
  * not ready.  Then acme_pg_finalize_finish() stores the signed leaf and

@@ -426,6 +426,24 @@ acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
 
 
 int
+acme_redis_caa_add(acme_redis_t *rd, const char *authz_public_id)
+{
+    redisReply  *r;
+
+    r = acme_redis_command(rd, 0, NULL, NULL, "XADD " ACME_REDIS_STREAM
+                           " MAXLEN ~ 1000000 * caa %s", authz_public_id);
+    r = acme_redis_check(rd, r, "XADD");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    freeReplyObject(r);
+
+    return ACME_OK;
+}
+
+
+int
 acme_redis_group_create(acme_redis_t *rd)
 {
     redisReply  *r;
@@ -476,6 +494,7 @@ acme_redis_entries(redisReply *entries, acme_redis_job_t *jobs, size_t max,
         snprintf(jobs[*n].entry_id, sizeof(jobs[*n].entry_id), "%s",
                  e->element[0]->str);
         jobs[*n].chall_id[0] = '\0';
+        jobs[*n].caa = 0;
 
         f = e->element[1];
 
@@ -483,11 +502,13 @@ acme_redis_entries(redisReply *entries, acme_redis_job_t *jobs, size_t max,
              j += 2)
         {
             if (f->element[j]->type == REDIS_REPLY_STRING
-                && strcmp(f->element[j]->str, "challenge") == 0
+                && (strcmp(f->element[j]->str, "challenge") == 0
+                    || strcmp(f->element[j]->str, "caa") == 0)
                 && f->element[j + 1]->type == REDIS_REPLY_STRING)
             {
                 snprintf(jobs[*n].chall_id, sizeof(jobs[*n].chall_id), "%s",
                          f->element[j + 1]->str);
+                jobs[*n].caa = f->element[j]->str[1] == 'a';
             }
         }
 

@@ -27,7 +27,9 @@ typedef struct acme_redis_s  acme_redis_t;
 /* a job read from the stream */
 typedef struct {
     char   entry_id[64];                 /* stream entry id, for XACK */
-    char   chall_id[ACME_ID_LEN + 1];    /* challenge public id */
+    char   chall_id[ACME_ID_LEN + 1];    /* challenge public id, or the
+                                            authorization's for a CAA job */
+    int    caa;                          /* a CAA recheck ("caa" field) */
 } acme_redis_job_t;
 
 
@@ -84,6 +86,9 @@ int acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b,
 
 /* XADD one validation job (DESIGN.md "Validation") */
 int acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id);
+
+/* XADD a CAA recheck of an authorization (field "caa", CA/B BR 3.2.2.8) */
+int acme_redis_caa_add(acme_redis_t *rd, const char *authz_public_id);
 
 /*
  * Validator side.  acme_redis_group_create() makes the stream and group if
