@@ -47,7 +47,7 @@ fi
 
 # 3. revocation by the account that owns the certificate
 if ! itp_dir_has revokeCert; then
-    skip "revokeCert not in directory"
+    nok "the directory has revokeCert"
 elif [ -z "$serial2" ]; then
     nok "certbot revoke (no renewed certificate to revoke)"
 else

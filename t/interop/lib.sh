@@ -5,7 +5,7 @@
 #   itp_init NAME       sources scripts/lib-stack.sh and the stack's env file
 #                       ($ACME_STACK_ENV, else $ACME_STACK_DIR/env, else
 #                       $REPO/.stack/env), creates $work (removed on exit)
-#   ok / nok / skip     one TAP-like line each; skips are counted apart
+#   ok / nok            one TAP-like line each
 #   done_               prints "N passed, N failed" and exits (non-zero when
 #                       anything failed)
 
@@ -22,13 +22,11 @@ ITP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 passed=0
 failed=0
-skipped=0
 work=
 ITP_PIDS=()
 
 ok()    { passed=$((passed + 1)); echo "ok - $*"; }
 nok()   { failed=$((failed + 1)); echo "not ok - $*"; }
-skip()  { skipped=$((skipped + 1)); echo "skip - $*"; }
 done_() {
     echo "$passed passed, $failed failed"
     [ "$failed" = 0 ]

@@ -14,7 +14,7 @@ against a running stack. Run by python_acme.sh under /usr/bin/python3.
   4. deactivation (7.3.6): status "deactivated", then requests signed by the
      account are refused with unauthorized and the database says so
 
-Prints "ok - ..." / "not ok - ..." / "skip - ..." lines and, last,
+Prints "ok - ..." / "not ok - ..." lines and, last,
 "N passed, N failed"; exits 1 when anything failed.
 """
 
@@ -55,10 +55,6 @@ def nok(msg, detail=None):
         for line in str(detail).rstrip().splitlines():
             print("# " + line)
     tail_log()
-
-
-def skip(msg):
-    print("skip - " + msg, flush=True)
 
 
 def check(cond, msg, detail=None):
@@ -389,7 +385,7 @@ def run(env, port):
     # 3. key rollover ----------------------------------------------------
     mark_log()
     if "keyChange" not in d:
-        skip("keyChange not in directory")
+        nok("the directory has keyChange")
     else:
         key2 = rsa_key()
         rolled = False

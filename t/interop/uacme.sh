@@ -132,7 +132,7 @@ fi
 
 # 4. revocation
 if ! itp_dir_has revokeCert; then
-    skip "revokeCert not in directory"
+    nok "the directory has revokeCert"
     itp_webroot_stop
     done_
 fi
