@@ -699,3 +699,22 @@ acmev_net_match(const unsigned char *addr, const acmev_net_t *nets,
 
     return 0;
 }
+
+
+json_t *
+acmev_addr_json(const acmev_addr_t *addrs, size_t n)
+{
+    size_t   i;
+    json_t  *list;
+
+    list = json_array();
+
+    for (i = 0; list && i < n; i++) {
+        if (json_array_append_new(list, json_string(addrs[i].text)) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+
+    return list;
+}

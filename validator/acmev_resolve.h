@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <jansson.h>
 
 #include "acme/acme_problem.h"
 #include "acmev_conf.h"
@@ -115,6 +116,13 @@ int acmev_resolve(const acmev_conf_t *conf, const char *name,
  * ACMEV_OK or ACMEV_EINVAL when text is not an address.
  */
 int acmev_addr_parse(const char *text, acmev_addr_t *a);
+
+/*
+ * acmev_addr_json(): the addresses' text forms as a JSON array, for
+ * validation records; a new reference (json_pack's "o" takes it), NULL
+ * if memory ran out.
+ */
+json_t *acmev_addr_json(const acmev_addr_t *addrs, size_t n);
 
 /*
  * acmev_addr_reserved(): 1 for loopback, private, link-local, shared,

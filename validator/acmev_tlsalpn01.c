@@ -750,45 +750,14 @@ static json_t *
 acmev_tlsalpn01_record(const char *host, int port, const char *sni,
     const acmev_addr_t *addrs, size_t n)
 {
-    int      err;
-    char     buf[8];
-    size_t   i;
-    json_t  *rec, *list;
-
-    rec = json_object();
-    list = json_array();
-
-    if (rec == NULL || list == NULL) {
-        goto failed;
-    }
+    char  buf[24];
 
     snprintf(buf, sizeof(buf), "%d", port);
 
-    err = 0;
-
-    for (i = 0; i < n; i++) {
-        err |= json_array_append_new(list, json_string(addrs[i].text));
-    }
-
-    err |= json_object_set_new(rec, "hostname", json_string(host));
-    err |= json_object_set_new(rec, "port", json_string(buf));
-    err |= json_object_set_new(rec, "serverName", json_string(sni));
-    err |= json_object_set_new(rec, "addressesResolved", list);
-    list = NULL;
-    err |= json_object_set_new(rec, "addressUsed", json_string(""));
-
-    if (err) {
-        goto failed;
-    }
-
-    return rec;
-
-failed:
-
-    json_decref(list);
-    json_decref(rec);
-
-    return NULL;
+    return json_pack("{s:s, s:s, s:s, s:o, s:s}", "hostname", host,
+                     "port", buf, "serverName", sni,
+                     "addressesResolved", acmev_addr_json(addrs, n),
+                     "addressUsed", "");
 }
 
 

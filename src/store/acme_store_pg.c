@@ -1357,23 +1357,24 @@ acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now)
 }
 
 
-int
-acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
+#define ACME_PG_JOB_COLS                                                     \
+    "c.id, c.public_id, c.type, c.token, c.status, a.identifier_type, "     \
+    "a.identifier_value, acc.jwk_thumbprint, a.id, a.wildcard, "            \
+    "acc.public_id, acc.ca"
+
+
+/* one acme_pg_job_t row of ACME_PG_JOB_COLS, looked up by key */
+static int
+acme_pg_job_query(acme_pg_t *pg, const char *sql, const char *key,
     acme_pg_job_t *job)
 {
     PGresult    *res;
     const char  *params[1];
 
     memset(job, 0, sizeof(*job));
-    params[0] = chall_public_id;
+    params[0] = key;
 
-    res = acme_pg_run(pg,
-              "SELECT c.id, c.public_id, c.type, c.token, c.status, "
-              "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
-              "a.id, a.wildcard, acc.public_id, acc.ca FROM challenges c "
-              "JOIN authorizations a ON a.id = c.authorization_id "
-              "JOIN accounts acc ON acc.id = a.account_id "
-              "WHERE c.public_id = $1", 1, params, PGRES_TUPLES_OK);
+    res = acme_pg_run(pg, sql, 1, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
@@ -1401,6 +1402,18 @@ acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
     PQclear(res);
 
     return ACME_OK;
+}
+
+
+int
+acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
+    acme_pg_job_t *job)
+{
+    return acme_pg_job_query(pg,
+               "SELECT " ACME_PG_JOB_COLS " FROM challenges c "
+               "JOIN authorizations a ON a.id = c.authorization_id "
+               "JOIN accounts acc ON acc.id = a.account_id "
+               "WHERE c.public_id = $1", chall_public_id, job);
 }
 
 
@@ -1978,50 +1991,18 @@ int
 acme_pg_caa_job_load(acme_pg_t *pg, const char *authz_public_id,
     acme_pg_job_t *job)
 {
-    PGresult    *res;
-    const char  *params[1];
-
-    memset(job, 0, sizeof(*job));
-    params[0] = authz_public_id;
-
     /* the authorization and the challenge that validated it (its type
-     * matters to RFC 8657 validationmethods) */
-    res = acme_pg_run(pg,
-              "SELECT c.id, c.public_id, c.type, c.token, a.status, "
-              "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
-              "a.id, a.wildcard, acc.public_id, acc.ca "
-              "FROM authorizations a "
-              "JOIN challenges c ON c.authorization_id = a.id "
-              "AND c.status = 'valid' "
-              "JOIN accounts acc ON acc.id = a.account_id "
-              "WHERE a.public_id = $1 LIMIT 1", 1, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        return ACME_ERROR;
-    }
-
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return ACME_NOT_FOUND;
-    }
-
-    job->chall_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(job->chall_public_id, sizeof(job->chall_public_id), res, 0,
-                 1);
-    acme_pg_copy(job->type, sizeof(job->type), res, 0, 2);
-    acme_pg_copy(job->token, sizeof(job->token), res, 0, 3);
-    acme_pg_copy(job->status, sizeof(job->status), res, 0, 4);
-    acme_pg_copy(job->identifier_type, sizeof(job->identifier_type), res, 0,
-                 5);
-    acme_pg_copy(job->identifier_value, sizeof(job->identifier_value), res,
-                 0, 6);
-    acme_pg_copy(job->thumbprint, sizeof(job->thumbprint), res, 0, 7);
-    job->authz_id = strtoll(PQgetvalue(res, 0, 8), NULL, 10);
-    job->wildcard = PQgetvalue(res, 0, 9)[0] == 't';
-    acme_pg_copy(job->account_id, sizeof(job->account_id), res, 0, 10);
-    acme_pg_copy(job->ca, sizeof(job->ca), res, 0, 11);
-    PQclear(res);
-
-    return ACME_OK;
+     * matters to RFC 8657 validationmethods); status is the
+     * authorization's */
+    return acme_pg_job_query(pg,
+               "SELECT c.id, c.public_id, c.type, c.token, a.status, "
+               "a.identifier_type, a.identifier_value, acc.jwk_thumbprint, "
+               "a.id, a.wildcard, acc.public_id, acc.ca "
+               "FROM authorizations a "
+               "JOIN challenges c ON c.authorization_id = a.id "
+               "AND c.status = 'valid' "
+               "JOIN accounts acc ON acc.id = a.account_id "
+               "WHERE a.public_id = $1 LIMIT 1", authz_public_id, job);
 }
 
 

@@ -62,6 +62,26 @@ def register(strict, eab_key, **extra):
     return key, strict.post(strict.dir["newAccount"], payload, key)
 
 
+def ready_order(strict, key, kid, name, http01_server):
+    """A new order of the /strict/ CA for name, made ready over http-01
+    (the only challenge it offers): (order URL, order object)."""
+    resp = strict.new_order(key, kid, [name])
+    assert resp.status_code == 201, resp.text
+    o = resp.json()
+    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
+    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
+    ch = a["challenges"][0]
+    http01_server[ch["token"]] = ch["token"] + "." + thumb
+    assert strict.post(ch["url"], {}, key, kid=kid).status_code == 200
+    for _ in range(100):
+        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
+        if o["status"] != "pending":
+            break
+        time.sleep(0.1)
+    assert o["status"] == "ready", o
+    return resp.headers["Location"], o
+
+
 def test_directory_meta(strict, default_ca):
     assert strict.dir["meta"]["termsOfService"] == \
         "https://ca.example.test/tos"
@@ -183,19 +203,7 @@ def test_challenge_policy_http01_only_no_wildcards(strict, eab_key):
 def test_certificate_profile(strict, eab_key, http01_server):
     key, r = register(strict, eab_key)
     kid = r.headers["Location"]
-    resp = strict.new_order(key, kid, ["www.example.test"])
-    o = resp.json()
-    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
-    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
-    ch = a["challenges"][0]
-    http01_server[ch["token"]] = ch["token"] + "." + thumb
-    assert strict.post(ch["url"], {}, key, kid=kid).status_code == 200
-    for _ in range(100):
-        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
-        if o["status"] != "pending":
-            break
-        time.sleep(0.1)
-    assert o["status"] == "ready", o
+    _, o = ready_order(strict, key, kid, "www.example.test", http01_server)
     der, _ = csr_der(["www.example.test"])
     r = strict.post(o["finalize"], {"csr": b64(der)}, key, kid=kid)
     assert r.status_code == 200, r.text
@@ -220,19 +228,7 @@ def test_csr_key_types(strict, eab_key, http01_server):
     from cryptography.hazmat.primitives.asymmetric import rsa
     key, r = register(strict, eab_key)
     kid = r.headers["Location"]
-    resp = strict.new_order(key, kid, ["keys.example.test"])
-    o = resp.json()
-    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
-    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
-    ch = a["challenges"][0]
-    http01_server[ch["token"]] = ch["token"] + "." + thumb
-    strict.post(ch["url"], {}, key, kid=kid)
-    for _ in range(100):
-        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
-        if o["status"] != "pending":
-            break
-        time.sleep(0.1)
-    assert o["status"] == "ready", o
+    _, o = ready_order(strict, key, kid, "keys.example.test", http01_server)
     der, _ = csr_der(["keys.example.test"],
                      key=rsa.generate_private_key(65537, 2048))
     r = strict.post(o["finalize"], {"csr": b64(der)}, key, kid=kid)
@@ -247,19 +243,7 @@ def test_authorization_reuse_off(strict, eab_key, http01_server):
     authorization even though the first is valid."""
     key, r = register(strict, eab_key)
     kid = r.headers["Location"]
-    resp = strict.new_order(key, kid, ["reuse.example.test"])
-    o = resp.json()
-    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
-    a = strict.post(o["authorizations"][0], b"", key, kid=kid).json()
-    ch = a["challenges"][0]
-    http01_server[ch["token"]] = ch["token"] + "." + thumb
-    strict.post(ch["url"], {}, key, kid=kid)
-    for _ in range(100):
-        o = strict.post(resp.headers["Location"], b"", key, kid=kid).json()
-        if o["status"] != "pending":
-            break
-        time.sleep(0.1)
-    assert o["status"] == "ready", o
+    _, o = ready_order(strict, key, kid, "reuse.example.test", http01_server)
     o2 = strict.new_order(key, kid, ["reuse.example.test"]).json()
     assert o2["status"] == "pending"
     assert o2["authorizations"] != o["authorizations"]
