@@ -64,7 +64,7 @@ $(B)/nginx/ngx_http_acme_server_module.so: config \
 
 unit: $(UNIT_BINS)
 
-$(B)/t/%: t/unit/%.c $(B)/libacme.a
+$(B)/t/%: t/unit/%.c $(wildcard t/unit/*.h) $(B)/libacme.a
 	@mkdir -p $(B)/t
 	@$(if $(V),,echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libacme.a $(CORE_LIBS) -lcmocka

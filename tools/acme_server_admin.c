@@ -658,6 +658,23 @@ acme_admin_number(const char *s, long min, long max, long *out)
 }
 
 
+/*
+ * --limit: the option's text l (NULL when absent: *limit keeps its
+ * default) as a row count from 1 to 1000000 into *limit.  Returns
+ * ACME_ADMIN_OK, or the usage exit status after the message.
+ */
+static int
+acme_admin_limit(acme_admin_t *ad, const char *l, long *limit)
+{
+    if (l != NULL && acme_admin_number(l, 1, 1000000, limit) != ACME_OK) {
+        return acme_admin_bad_usage(ad, "--limit: \"%s\" is not a number "
+                                    "from 1 to 1000000", l);
+    }
+
+    return ACME_ADMIN_OK;
+}
+
+
 /* a serial as stored: lowercase hex, even length, no leading zero octet
  * (as the server computes it); "0x", colons and upper case accepted */
 static int
@@ -1553,9 +1570,9 @@ acme_admin_expiring(acme_admin_t *ad, int argc, char **argv)
                                     w);
     }
 
-    if (l && acme_admin_number(l, 1, 1000000, &limit) != ACME_OK) {
-        return acme_admin_bad_usage(ad, "--limit: \"%s\" is not a number "
-                                    "from 1 to 1000000", l);
+    rc = acme_admin_limit(ad, l, &limit);
+    if (rc != ACME_ADMIN_OK) {
+        return rc;
     }
 
     pg = acme_admin_open(ad, &rc);
@@ -1655,9 +1672,9 @@ acme_admin_orders(acme_admin_t *ad, int argc, char **argv)
                                     status);
     }
 
-    if (l && acme_admin_number(l, 1, 1000000, &limit) != ACME_OK) {
-        return acme_admin_bad_usage(ad, "--limit: \"%s\" is not a number "
-                                    "from 1 to 1000000", l);
+    rc = acme_admin_limit(ad, l, &limit);
+    if (rc != ACME_ADMIN_OK) {
+        return rc;
     }
 
     pg = acme_admin_open(ad, &rc);
@@ -1823,9 +1840,9 @@ acme_admin_audit(acme_admin_t *ad, int argc, char **argv)
         until = now - (time_t) age;
     }
 
-    if (l && acme_admin_number(l, 1, 1000000, &limit) != ACME_OK) {
-        return acme_admin_bad_usage(ad, "--limit: \"%s\" is not a number "
-                                    "from 1 to 1000000", l);
+    rc = acme_admin_limit(ad, l, &limit);
+    if (rc != ACME_ADMIN_OK) {
+        return rc;
     }
 
     if (ser && acme_admin_serial(ser, serial, sizeof(serial)) != ACME_OK) {

@@ -651,32 +651,13 @@ static json_t *
 acmev_caa_lookup_record(const char *name, const acmev_dns_answer_t *ans,
     const char *result)
 {
-    int      err;
-    size_t   i;
-    json_t  *rec, *cnames;
+    json_t  *rec;
 
-    rec = json_object();
-    cnames = json_array();
+    rec = acmev_dns_answer_json("name", name, ans);
 
-    if (rec == NULL || cnames == NULL) {
-        json_decref(cnames);
-        json_decref(rec);
-        return NULL;
-    }
-
-    err = 0;
-
-    for (i = 0; i < ans->ncnames; i++) {
-        err |= json_array_append_new(cnames, json_string(ans->cnames[i]));
-    }
-
-    err |= json_object_set_new(rec, "name", json_string(name));
-    err |= json_object_set_new(rec, "resolver", json_string(ans->resolver));
-    err |= json_object_set_new(rec, "cnames", cnames);
-    err |= json_object_set_new(rec, "answerName", json_string(ans->owner));
-    err |= json_object_set_new(rec, "result", json_string(result));
-
-    if (err) {
+    if (rec != NULL
+        && json_object_set_new(rec, "result", json_string(result)) != 0)
+    {
         json_decref(rec);
         return NULL;
     }

@@ -702,6 +702,34 @@ acmev_net_match(const unsigned char *addr, const acmev_net_t *nets,
 
 
 json_t *
+acmev_dns_answer_json(const char *key, const char *name,
+    const acmev_dns_answer_t *ans)
+{
+    size_t   i;
+    json_t  *cnames;
+
+    cnames = json_array();
+
+    for (i = 0; cnames && i < ans->ncnames; i++) {
+        if (json_array_append_new(cnames, json_string(ans->cnames[i])) != 0)
+        {
+            json_decref(cnames);
+            return NULL;
+        }
+    }
+
+    if (cnames == NULL) {
+        return NULL;
+    }
+
+    /* "o" takes the reference to cnames, also when packing fails */
+    return json_pack("{s:s, s:s, s:o, s:s}", key, name,
+                     "resolver", ans->resolver, "cnames", cnames,
+                     "answerName", ans->owner);
+}
+
+
+json_t *
 acmev_addr_json(const acmev_addr_t *addrs, size_t n)
 {
     size_t   i;

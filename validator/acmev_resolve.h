@@ -84,6 +84,16 @@ int acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
 void acmev_dns_answer_clear(acmev_dns_answer_t *ans);
 
 /*
+ * acmev_dns_answer_json(): where an answer came from, for a validation
+ * record: {key: name, "resolver", "cnames": [the aliases followed],
+ * "answerName": ans->owner}.  key names the field for the name asked
+ * ("hostname" for dns-01, RFC 8555 8.4; "name" for a CAA lookup).  A new
+ * reference, NULL if memory ran out.
+ */
+json_t *acmev_dns_answer_json(const char *key, const char *name,
+    const acmev_dns_answer_t *ans);
+
+/*
  * acmev_dns_escape(): data (len bytes, from a TXT or CAA record) in a
  * printable form for a problem detail or a validation record: bytes
  * outside 0x20..0x7e, '"' and '\' as \DDD (RFC 1035 5.1).  Writes at most

@@ -9,6 +9,7 @@
 #include <openssl/hmac.h>
 #include "acme_base64url.h"
 #include "acme_jwk.h"
+#include "acme_jws.h"
 #include "acme_eab.h"
 
 
@@ -153,17 +154,12 @@ acme_eab_parse(const json_t *eab, const char *url,
         goto done;
     }
 
-    out->signing_input_len = prot_len + 1 + pay_len;
-    out->signing_input = malloc(out->signing_input_len + 1);
+    out->signing_input = acme_jws_signing_input(prot, prot_len, pay, pay_len,
+                                                &out->signing_input_len);
     if (out->signing_input == NULL) {
         acme_problem_set(p, ACME_PROB_SERVER_INTERNAL, "out of memory");
         goto done;
     }
-
-    memcpy(out->signing_input, prot, prot_len);
-    out->signing_input[prot_len] = '.';
-    memcpy(out->signing_input + prot_len + 1, pay, pay_len);
-    out->signing_input[out->signing_input_len] = '\0';
 
     rc = ACME_OK;
 

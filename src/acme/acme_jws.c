@@ -215,19 +215,13 @@ acme_jws_parse(acme_jws_t *jws, const char *body, size_t len,
 
     jws->url = json_string_value(v);
 
-    /* RFC 7515 5.2: the signing input is the encoded protected header and
-     * payload exactly as received */
-    jws->signing_input_len = prot_len + 1 + pay_len;
-    jws->signing_input = malloc(jws->signing_input_len + 1);
+    jws->signing_input = acme_jws_signing_input(prot_enc, prot_len, pay_enc,
+                                                pay_len,
+                                                &jws->signing_input_len);
     if (jws->signing_input == NULL) {
         acme_problem_set(p, ACME_PROB_SERVER_INTERNAL, "out of memory");
         goto failed;
     }
-
-    memcpy(jws->signing_input, prot_enc, prot_len);
-    jws->signing_input[prot_len] = '.';
-    memcpy(jws->signing_input + prot_len + 1, pay_enc, pay_len);
-    jws->signing_input[jws->signing_input_len] = '\0';
 
     rc = ACME_OK;
 
@@ -362,6 +356,28 @@ acme_jws_verify(const acme_jws_t *jws, EVP_PKEY *key, acme_problem_t *p)
     }
 
     return ACME_OK;
+}
+
+
+char *
+acme_jws_signing_input(const char *prot, size_t prot_len, const char *pay,
+    size_t pay_len, size_t *len)
+{
+    char  *in;
+
+    in = malloc(prot_len + 1 + pay_len + 1);
+    if (in == NULL) {
+        return NULL;
+    }
+
+    memcpy(in, prot, prot_len);
+    in[prot_len] = '.';
+    memcpy(in + prot_len + 1, pay, pay_len);
+    in[prot_len + 1 + pay_len] = '\0';
+
+    *len = prot_len + 1 + pay_len;
+
+    return in;
 }
 
 

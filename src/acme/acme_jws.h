@@ -57,6 +57,17 @@ int acme_jws_parse(acme_jws_t *jws, const char *body, size_t len,
 int acme_jws_verify(const acme_jws_t *jws, EVP_PKEY *key,
     acme_problem_t *p);
 
+/*
+ * acme_jws_signing_input(): the JWS Signing Input (RFC 7515 5.2), the
+ * encoded protected header and payload exactly as received, joined by
+ * '.': prot (prot_len bytes) and pay (pay_len bytes), neither
+ * NUL-terminated.  Returns a new NUL-terminated string the caller frees,
+ * its length in *len; NULL if memory ran out.  Also for the inner JWS of
+ * an external account binding (RFC 8555 7.3.4).
+ */
+char *acme_jws_signing_input(const char *prot, size_t prot_len,
+    const char *pay, size_t pay_len, size_t *len);
+
 /* releases what acme_jws_parse() allocated; safe on a zeroed struct */
 void acme_jws_clear(acme_jws_t *jws);
 

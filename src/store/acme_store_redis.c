@@ -249,10 +249,67 @@ acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
 }
 
 
+/*
+ * The next reply of a pipeline (redisAppendCommand), checked by
+ * acme_redis_check(): the reply (the caller frees it) or NULL with
+ * rd->err set.  After NULL, rd->ctx is NULL when the connection is gone;
+ * otherwise the reply was an error and the connection is still in step.
+ */
+static redisReply *
+acme_redis_next(acme_redis_t *rd, const char *what)
+{
+    redisReply  *r;
+
+    if (rd->ctx == NULL) {
+        snprintf(rd->err, sizeof(rd->err), "%s: not connected", what);
+        return NULL;
+    }
+
+    r = NULL;
+
+    if (redisGetReply(rd->ctx, (void **) &r) != REDIS_OK) {
+        r = NULL;
+    }
+
+    return acme_redis_check(rd, r, what);
+}
+
+
+/*
+ * Reads and drops the next n replies of a pipeline.  An error reply does
+ * not stop it, so that the connection stays in step with the commands
+ * sent.  Returns ACME_OK when every reply came and none was an error,
+ * ACME_ERROR otherwise (rd->err says why).
+ */
+static int
+acme_redis_drain(acme_redis_t *rd, int n, const char *what)
+{
+    int          i, rc;
+    redisReply  *r;
+
+    rc = ACME_OK;
+
+    for (i = 0; i < n; i++) {
+        r = acme_redis_next(rd, what);
+        if (r == NULL) {
+            if (rd->ctx == NULL) {
+                return ACME_ERROR;
+            }
+
+            rc = ACME_ERROR;
+            continue;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
 int
 acme_redis_health(acme_redis_t *rd, time_t *beat)
 {
-    int          i;
     redisReply  *r;
 
     *beat = 0;
@@ -264,30 +321,25 @@ acme_redis_health(acme_redis_t *rd, time_t *beat)
     redisAppendCommand(rd->ctx, "PING");
     redisAppendCommand(rd->ctx, "GET acme:validator:heartbeat");
 
-    for (i = 0; i < 2; i++) {
-        r = NULL;
-
-        if (rd->ctx == NULL
-            || redisGetReply(rd->ctx, (void **) &r) != REDIS_OK)
-        {
-            if (rd->ctx) {
-                acme_redis_check(rd, NULL, "health");
-            }
-
-            return ACME_ERROR;
+    if (acme_redis_drain(rd, 1, "health") != ACME_OK) {
+        if (rd->ctx != NULL) {
+            /* keep the connection in step: the GET reply is still due */
+            (void) acme_redis_drain(rd, 1, "health");
         }
 
-        r = acme_redis_check(rd, r, "health");
-        if (r == NULL) {
-            return ACME_ERROR;
-        }
-
-        if (i == 1 && r->type == REDIS_REPLY_STRING) {
-            *beat = (time_t) strtoll(r->str, NULL, 10);
-        }
-
-        freeReplyObject(r);
+        return ACME_ERROR;
     }
+
+    r = acme_redis_next(rd, "health");
+    if (r == NULL) {
+        return ACME_ERROR;
+    }
+
+    if (r->type == REDIS_REPLY_STRING) {
+        *beat = (time_t) strtoll(r->str, NULL, 10);
+    }
+
+    freeReplyObject(r);
 
     return ACME_OK;
 }
@@ -613,9 +665,6 @@ acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
 int
 acme_redis_job_ack(acme_redis_t *rd, const char *entry_id)
 {
-    int          i, rc;
-    redisReply  *r;
-
     if (acme_redis_ensure(rd) != ACME_OK) {
         return ACME_ERROR;
     }
@@ -624,30 +673,7 @@ acme_redis_job_ack(acme_redis_t *rd, const char *entry_id)
                        ACME_REDIS_GROUP " %s", entry_id);
     redisAppendCommand(rd->ctx, "XDEL " ACME_REDIS_STREAM " %s", entry_id);
 
-    rc = ACME_OK;
-
-    for (i = 0; i < 2; i++) {
-        r = NULL;
-        if (rd->ctx == NULL || redisGetReply(rd->ctx, (void **) &r)
-                               != REDIS_OK)
-        {
-            if (rd->ctx) {
-                acme_redis_check(rd, NULL, "XACK");
-            }
-
-            return ACME_ERROR;
-        }
-
-        r = acme_redis_check(rd, r, "XACK");
-        if (r == NULL) {
-            rc = ACME_ERROR;
-            continue;
-        }
-
-        freeReplyObject(r);
-    }
-
-    return rc;
+    return acme_redis_drain(rd, 2, "XACK");
 }
 
 
@@ -655,9 +681,7 @@ int
 acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
     int ttl)
 {
-    int          i, rc;
-    size_t       len;
-    redisReply  *r;
+    size_t  len;
 
     len = strlen(consumer);
 
@@ -675,28 +699,5 @@ acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
     redisAppendCommand(rd->ctx, "SET acme:validator:heartbeat:%b %lld EX %d",
                        consumer, len, (long long) now, ttl);
 
-    rc = ACME_OK;
-
-    for (i = 0; i < 2; i++) {
-        r = NULL;
-        if (rd->ctx == NULL || redisGetReply(rd->ctx, (void **) &r)
-                               != REDIS_OK)
-        {
-            if (rd->ctx) {
-                acme_redis_check(rd, NULL, "heartbeat");
-            }
-
-            return ACME_ERROR;
-        }
-
-        r = acme_redis_check(rd, r, "heartbeat");
-        if (r == NULL) {
-            rc = ACME_ERROR;
-            continue;
-        }
-
-        freeReplyObject(r);
-    }
-
-    return rc;
+    return acme_redis_drain(rd, 2, "heartbeat");
 }

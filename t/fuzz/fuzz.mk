@@ -82,7 +82,7 @@ $(B)/asan/obj/%.o: %.c $(HEADERS)
 $(B)/asan/libacme.a: $(SAN_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/asan/t/%: t/unit/%.c $(B)/asan/libacme.a
+$(B)/asan/t/%: t/unit/%.c $(wildcard t/unit/*.h) $(B)/asan/libacme.a
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LINK    $@ (asan)")
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $< $(B)/asan/libacme.a \

@@ -245,7 +245,6 @@ main(void)
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_not_terminated),
-        /* disabled: the acme_ident.c "%.253s" over-read, see above */
         cmocka_unit_test(test_detail_stays_in_bounds),
     };
 

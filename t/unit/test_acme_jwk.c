@@ -23,6 +23,8 @@
 #include "acme/acme_base64url.h"
 #include "acme/acme_jwk.h"
 
+#include "test_vectors.h"
+
 
 /* RFC 7515 A.3.1, the public part */
 #define TEST_EC_X  "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
@@ -31,45 +33,6 @@
 
 /* RFC 8037 A.2 */
 #define TEST_ED_X  "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
-
-
-static char  test_vectors[4096] = "t/unit/vectors";
-
-
-/* t/unit/vectors/<name>/<file>, new NUL-terminated string without one
- * trailing newline */
-static char *
-test_vector(const char *name, const char *file)
-{
-    long    size;
-    char   *buf, path[sizeof(test_vectors) + 128];
-    FILE   *f;
-
-    snprintf(path, sizeof(path), "%s/%s/%s", test_vectors, name, file);
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        fail_msg("cannot open %s", path);
-    }
-
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size >= 0);
-    rewind(f);
-
-    buf = malloc(size + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, size, f), (size_t) size);
-    fclose(f);
-
-    if (size > 0 && buf[size - 1] == '\n') {
-        size--;
-    }
-
-    buf[size] = '\0';
-
-    return buf;
-}
 
 
 static json_t *
@@ -668,8 +631,6 @@ test_rsa_bits_not_octets(void **state)
 int
 main(int argc, char **argv)
 {
-    char                     *slash;
-    const char               *env;
     const struct CMUnitTest   tests[] = {
         cmocka_unit_test(test_rfc7638),
         cmocka_unit_test(test_member_order),
@@ -684,27 +645,11 @@ main(int argc, char **argv)
         cmocka_unit_test(test_kty_rejections),
         cmocka_unit_test(test_key_authorization),
         cmocka_unit_test(test_equal_public),
-        /* disabled: RSA size checks of acme_jwk.c, see above */
         cmocka_unit_test(test_rsa_8192),
         cmocka_unit_test(test_rsa_bits_not_octets),
     };
 
-    /* the vectors sit at ../../t/unit/vectors from build/t/, or under the
-     * current directory when run from the top (make test-unit) */
-    env = getenv("ACME_TEST_VECTORS");
-
-    if (env != NULL) {
-        snprintf(test_vectors, sizeof(test_vectors), "%s", env);
-
-    } else if (argc > 0 && (slash = strrchr(argv[0], '/')) != NULL) {
-        snprintf(test_vectors, sizeof(test_vectors),
-                 "%.*s/../../t/unit/vectors", (int) (slash - argv[0]),
-                 argv[0]);
-
-        if (access(test_vectors, R_OK) != 0) {
-            strcpy(test_vectors, "t/unit/vectors");
-        }
-    }
+    test_vectors_find(argc, argv);
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

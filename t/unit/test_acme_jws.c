@@ -28,6 +28,8 @@
 #include "acme/acme_jwk.h"
 #include "acme/acme_jws.h"
 
+#include "test_vectors.h"
+
 
 #define TEST_NONCE    "AAAAAGVT8QABI0VniavN7wOKbcFHsHG7o00wgzlprbQ"
 #define TEST_URL      "https://acme.test/acme/new-order"
@@ -52,43 +54,6 @@ typedef struct {
 
 
 static test_keys_t  test_keys;
-static char         test_vectors[4096] = "t/unit/vectors";
-
-
-/* t/unit/vectors/<name>/<file>, new NUL-terminated string without one
- * trailing newline */
-static char *
-test_vector(const char *name, const char *file)
-{
-    long    size;
-    char   *buf, path[sizeof(test_vectors) + 128];
-    FILE   *f;
-
-    snprintf(path, sizeof(path), "%s/%s/%s", test_vectors, name, file);
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        fail_msg("cannot open %s", path);
-    }
-
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    size = ftell(f);
-    assert_true(size >= 0);
-    rewind(f);
-
-    buf = malloc(size + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, size, f), (size_t) size);
-    fclose(f);
-
-    if (size > 0 && buf[size - 1] == '\n') {
-        size--;
-    }
-
-    buf[size] = '\0';
-
-    return buf;
-}
 
 
 static const char *
@@ -1094,8 +1059,6 @@ test_teardown(void **state)
 int
 main(int argc, char **argv)
 {
-    char                     *slash;
-    const char               *env;
     const struct CMUnitTest   tests[] = {
         TEST_CASE(test_rfc_vector, "jws_rfc7515_a2"),
         TEST_CASE(test_rfc_vector, "jws_rfc7515_a3"),
@@ -1139,26 +1102,10 @@ main(int argc, char **argv)
         cmocka_unit_test(test_header_rejections),
         cmocka_unit_test(test_verify_unknown_alg),
         cmocka_unit_test(test_clear),
-        /* disabled: badNonce vs. malformed, see above */
         cmocka_unit_test(test_nonce_not_string),
     };
 
-    /* the vectors sit at ../../t/unit/vectors from build/t/, or under the
-     * current directory when run from the top (make test-unit) */
-    env = getenv("ACME_TEST_VECTORS");
-
-    if (env != NULL) {
-        snprintf(test_vectors, sizeof(test_vectors), "%s", env);
-
-    } else if (argc > 0 && (slash = strrchr(argv[0], '/')) != NULL) {
-        snprintf(test_vectors, sizeof(test_vectors),
-                 "%.*s/../../t/unit/vectors", (int) (slash - argv[0]),
-                 argv[0]);
-
-        if (access(test_vectors, R_OK) != 0) {
-            strcpy(test_vectors, "t/unit/vectors");
-        }
-    }
+    test_vectors_find(argc, argv);
 
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
 }
