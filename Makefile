@@ -14,6 +14,7 @@ CPPFLAGS_ACME = -D_GNU_SOURCE -Isrc -I/usr/include/postgresql \
                 -I/usr/include/hiredis
 ALL_CFLAGS = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(CPPFLAGS_ACME) $(EXTRA_CFLAGS)
 CORE_LIBS  = -lpq -lhiredis -ljansson -lp11 -lssl -lcrypto -lpthread
+VALIDATOR_LIBS = -lldns -lunbound -lcurl
 
 B = build
 
@@ -51,7 +52,7 @@ $(B)/libacme.a: $(CORE_OBJS)
 $(B)/acme-validator: $(VALIDATOR_OBJS) $(B)/libacme.a
 	@$(if $(V),,echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $(VALIDATOR_OBJS) $(B)/libacme.a \
-	    $(CORE_LIBS) -lldns -lcurl
+	    $(CORE_LIBS) $(VALIDATOR_LIBS)
 
 $(B)/acme-server-admin: tools/acme_server_admin.c $(B)/libacme.a
 	@$(if $(V),,echo "  LINK    $@")

@@ -11,6 +11,7 @@ set -euo pipefail
 PACKAGES=(
     nginx nginx-dev build-essential pkg-config git
     libpq-dev libhiredis-dev libjansson-dev libssl-dev libldns-dev ldnsutils
+    libunbound-dev dns-root-data
     libp11-dev libcurl4-openssl-dev libcmocka-dev
     softhsm2 libengine-pkcs11-openssl opensc
     knot knot-dnsutils bind9-dnsutils

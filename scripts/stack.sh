@@ -3,7 +3,8 @@
 #
 # A private ACME stack on 127.0.0.1 high ports, everything under one state
 # directory ($ACME_STACK_DIR, default $REPO/.stack): PostgreSQL 15, Redis,
-# a SoftHSM2 token with the CA key, Knot DNS (zone example.test, TSIG key
+# a SoftHSM2 token with the CA key, Knot DNS (zones example.test, unsigned;
+# dnssec.test, signed; bogus.test, signed and then altered; one TSIG key
 # for RFC 2136 updates), a throwaway TLS CA for the ACME listener, nginx with
 # the acme_server module, and the validator daemon. The ports and paths are
 # written to $DIR/env as shell variables (KEY='value', one a line).
@@ -143,6 +144,7 @@ write_env() {
         echo "TSIG_KEY_FILE='$DIR/dns/tsig.key'"
         echo "NSUPDATE_KEY_FILE='$DIR/dns/nsupdate.key'"
         echo "RFC2136_INI='$DIR/dns/rfc2136.ini'"
+        echo "DNSSEC_TRUST_ANCHOR='$DIR/dns/trust-anchors'"
         echo "NGINX_PREFIX='$DIR/nginx'"
         echo "NGINX_CONF='$DIR/nginx/conf/nginx.conf'"
         echo "NGINX_ERROR_LOG='$DIR/nginx/logs/error.log'"
@@ -319,6 +321,14 @@ template:
 zone:
   - domain: example.test
     acl: acme_update
+  # signed by knot (default policy: ECDSA P-256, NSEC), its KSK a trust
+  # anchor of the validator: answers are "secure"
+  - domain: dnssec.test
+    acl: acme_update
+    dnssec-signing: on
+  # signed once below and then altered: answers are "bogus"
+  - domain: bogus.test
+    acl: acme_update
 EOF
     cat > "$d/zones/example.test.zone" <<'EOF'
 $ORIGIN example.test.
@@ -345,12 +355,79 @@ dns_rfc2136_secret = $TSIG_SECRET
 dns_rfc2136_algorithm = HMAC-SHA256
 EOF
     )
+    cat > "$d/zones/dnssec.test.zone" <<'EOF'
+$ORIGIN dnssec.test.
+$TTL 60
+@   IN SOA ns1.dnssec.test. hostmaster.dnssec.test. 1 3600 600 86400 60
+@   IN NS  ns1.dnssec.test.
+ns1 IN A   127.0.0.1
+@   IN A   127.0.0.1
+*   IN A   127.0.0.1
+@   IN CAA 0 issue "acme.example.test"
+@   IN CAA 0 issuewild "acme.example.test"
+EOF
+    up_bogus_zone "$d" || return 1
     knotc -c "$d/knot.conf" conf-check > "$d/conf-check.log" 2>&1 \
         || { stk_tail "$d/conf-check.log"; return 1; }
-    stk_log "knot: start on 127.0.0.1:$DNSPORT (zone example.test)"
+    stk_log "knot: start on 127.0.0.1:$DNSPORT (zones example.test," \
+        "dnssec.test, bogus.test)"
     knotd -c "$d/knot.conf" -d > "$d/knotd.out" 2>&1 9>&- \
         || { stk_tail "$d/knotd.out"; stk_tail "$d/knot.log"; return 1; }
     stk_wait 20 "knot" dns_ready || { stk_tail "$d/knot.log"; return 1; }
+    # the validator's trust anchors (RFC 4035 4.4): the KSK knot made for
+    # dnssec.test and the DS of the bogus.test KSK
+    stk_wait 20 "knot signing dnssec.test" dnssec_ready \
+        || { stk_tail "$d/knot.log"; return 1; }
+    {
+        echo "; trust anchors of the test stack (scripts/stack.sh)"
+        dig @127.0.0.1 -p "$DNSPORT" +time=2 +tries=2 +noall +answer \
+            dnssec.test DNSKEY | awk '$5 == 257'
+        cat "$d/keys/bogus-ksk.ds"
+    } > "$d/trust-anchors"
+}
+
+# bogus.test, signed with ldns-signzone and then changed without signing
+# again (RFC 4035 5.5: what a validating resolver must refuse):
+#   www.bogus.test A 127.0.0.1     signed as 127.0.0.2
+#   caa.bogus.test CAA issue "acme.example.test"   signed as "other-ca.test"
+#   records added later by RFC 2136 carry no signature at all
+up_bogus_zone() {
+    local d=$1
+    mkdir -p "$d/keys"
+    (
+        cd "$d/keys"
+        ksk=$(ldns-keygen -a ECDSAP256SHA256 -k bogus.test)
+        zsk=$(ldns-keygen -a ECDSAP256SHA256 bogus.test)
+        mv "$ksk.ds" bogus-ksk.ds
+        rm -f "$zsk.ds"
+        cat > bogus.test.zone <<'EOF'
+$ORIGIN bogus.test.
+$TTL 60
+@   IN SOA ns1.bogus.test. hostmaster.bogus.test. 1 3600 600 86400 60
+@   IN NS  ns1.bogus.test.
+ns1 IN A   127.0.0.1
+@   IN A   127.0.0.1
+@   IN CAA 0 issue "acme.example.test"
+www IN A   127.0.0.2
+caa IN A   127.0.0.1
+caa IN CAA 0 issue "other-ca.test"
+EOF
+        ldns-signzone -f bogus.test.signed bogus.test.zone "$zsk" "$ksk"
+    ) > "$d/keys/sign.log" 2>&1 || { stk_tail "$d/keys/sign.log"; return 1; }
+    sed -e '/^www\.bogus\.test\.[[:space:]].*[[:space:]]A[[:space:]]/s/127\.0\.0\.2/127.0.0.1/' \
+        -e '/^caa\.bogus\.test\.[[:space:]].*[[:space:]]CAA[[:space:]]/s/other-ca\.test/acme.example.test/' \
+        "$d/keys/bogus.test.signed" > "$d/zones/bogus.test.zone"
+    if ! grep -q 'www\.bogus\.test\..*A.127\.0\.0\.1' "$d/zones/bogus.test.zone" \
+        || ! grep -q 'caa\.bogus\.test\..*CAA.*acme\.example\.test' \
+            "$d/zones/bogus.test.zone"; then
+        stk_log "bogus.test: the signed zone was not altered"
+        return 1
+    fi
+}
+
+dnssec_ready() {
+    dig @127.0.0.1 -p "$DNSPORT" +time=1 +tries=1 +dnssec +noall +answer \
+        dnssec.test DNSKEY | grep -q 'RRSIG'
 }
 
 dns_ready() {
@@ -411,6 +488,7 @@ http01_port = $HTTP01PORT
 tls_alpn01_port = $TLSALPN01PORT
 metrics_listen = 127.0.0.1:$VMETRICSPORT
 caa_identities = acme.example.test
+dnssec_trust_anchor = $DIR/dns/trust-anchors
 account_uri_prefix = https://127.0.0.1:$ACMEPORT{ca}acct/
 allow_private_addresses = yes
 workers = 4
@@ -477,7 +555,9 @@ cmd_up() {
 stack up in $DIR
   ACME directory   https://127.0.0.1:$ACMEPORT/acme/directory
   (plain HTTP)     http://127.0.0.1:$ACMEHTTPPORT/acme/directory
-  DNS server       127.0.0.1:$DNSPORT (zone example.test, TSIG acme-key:
+  DNS server       127.0.0.1:$DNSPORT (zones example.test, dnssec.test,
+                   bogus.test; trust anchors $DIR/dns/trust-anchors;
+                   TSIG acme-key:
                    $DIR/dns/nsupdate.key)
   http-01 port     $HTTP01PORT (clients answer challenges on 127.0.0.1 here)
   tls-alpn-01 port $TLSALPN01PORT

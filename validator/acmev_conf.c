@@ -104,6 +104,13 @@ static const acmev_opt_t  acmev_opts[] = {
       "3); \"{ca}\" stands for the CA's location (\"/acme/\"); unset: a "
       "record with accounturi never permits" },
 
+    { "dnssec_trust_anchor", ACMEV_OPT_STR,
+      offsetof(acmev_conf_t, dnssec_trust_anchor),
+      NULL, 0, 0, ACMEV_OPT_RELOAD | ACMEV_OPT_UNSET,
+      "file of DS or DNSKEY trust anchors (e.g. /usr/share/dns/root.key): "
+      "every DNS answer must validate from them (RFC 4035), a bogus one "
+      "fails the check; unset: no DNSSEC validation" },
+
     { "allow_private_addresses", ACMEV_OPT_BOOL,
       offsetof(acmev_conf_t, allow_private),
       "no", 0, 1, ACMEV_OPT_RELOAD,
@@ -197,6 +204,7 @@ acmev_conf_free(acmev_conf_t *conf)
     free(conf->consumer);
     free(conf->account_uri_prefix);
     free(conf->metrics_listen);
+    free(conf->dnssec_trust_anchor);
 
     for (i = 0; i < conf->ncaa_ids; i++) {
         free(conf->caa_ids[i]);

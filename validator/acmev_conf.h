@@ -51,6 +51,7 @@ typedef struct {
     char        *consumer;       /* Redis stream consumer name prefix */
     int          reclaim_idle;   /* seconds */
     char        *metrics_listen; /* "ip:port", "[ipv6]:port"; NULL: off */
+    char        *dnssec_trust_anchor;   /* file path; NULL: no validation */
 
     /* derived from metrics_listen; metrics_addrlen 0: no endpoint */
     struct sockaddr_storage  metrics_addr;

@@ -11,6 +11,7 @@
 #include "acmev_errcode.h"
 #include "acmev_log.h"
 #include "acmev_resolve.h"
+#include "acmev_dnssec.h"
 
 
 #define ACMEV_RESOLVE_WHY_MAX  160
@@ -27,8 +28,11 @@ static int acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
     ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
     int *nxdomain, char *why, size_t whylen);
 static int acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
-    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, char *why,
-    size_t whylen);
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used,
+    int *dnssec, char *why, size_t whylen);
+static int acmev_dns_query_dnssec(const acmev_conf_t *conf,
+    const ldns_rdf *name, ldns_rr_type type, ldns_pkt **pkt,
+    const acmev_ns_t **used, int *dnssec, char *why, size_t whylen);
 static int acmev_dns_rdata_add(acmev_dns_answer_t *ans, const ldns_rr *rr);
 static void acmev_dns_name_text(const ldns_rdf *dname, char *buf,
     size_t size);
@@ -205,7 +209,7 @@ acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
     ldns_rr_type type, acmev_addr_t *addrs, size_t max, size_t *n,
     int *nxdomain, char *why, size_t whylen)
 {
-    int                rc;
+    int                rc, dnssec;
     size_t             k;
     ldns_rr           *rr;
     ldns_rdf          *rd;
@@ -218,7 +222,7 @@ acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
     *nxdomain = 0;
     pkt = NULL;
 
-    rc = acmev_dns_query(conf, name, type, &pkt, &ns, why, whylen);
+    rc = acmev_dns_query(conf, name, type, &pkt, &ns, &dnssec, why, whylen);
     if (rc != ACMEV_OK) {
         return rc;
     }
@@ -265,7 +269,7 @@ int
 acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
     acmev_dns_answer_t *ans, acme_problem_t *prob)
 {
-    int                rc, found, moved;
+    int                rc, found, moved, dnssec;
     char               why[ACMEV_RESOLVE_WHY_MAX];
     size_t             i;
     ldns_rr           *rr;
@@ -290,8 +294,8 @@ acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
     }
 
     for ( ;; ) {
-        rc = acmev_dns_query(conf, cur, (ldns_rr_type) type, &pkt, &ns, why,
-                             sizeof(why));
+        rc = acmev_dns_query(conf, cur, (ldns_rr_type) type, &pkt, &ns,
+                             &dnssec, why, sizeof(why));
         if (rc == ACMEV_ENOMEM) {
             goto failed;
         }
@@ -307,6 +311,11 @@ acmev_dns_lookup(const acmev_conf_t *conf, const char *name, int type,
         snprintf(ans->resolver, sizeof(ans->resolver),
                  ns->family == AF_INET6 ? "[%s]:%d" : "%s:%d", ns->addr,
                  (int) ns->port);
+
+        /* an alias chain is only as secure as its least secure answer */
+        if (ans->dnssec == ACMEV_DNSSEC_OFF || dnssec < ans->dnssec) {
+            ans->dnssec = dnssec;
+        }
 
         answer = ldns_pkt_answer(pkt);
         found = 0;
@@ -467,8 +476,8 @@ acmev_dns_escape(const unsigned char *data, size_t len, char *out,
  */
 static int
 acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
-    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, char *why,
-    size_t whylen)
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, int *dnssec,
+    char *why, size_t whylen)
 {
     size_t               i;
     ldns_status          st;
@@ -479,7 +488,13 @@ acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
 
     *pkt = NULL;
     *used = NULL;
+    *dnssec = ACMEV_DNSSEC_OFF;
     snprintf(why, whylen, "no resolver answered");
+
+    if (conf->dnssec_trust_anchor != NULL && conf->nresolvers > 0) {
+        return acmev_dns_query_dnssec(conf, name, type, pkt, used, dnssec,
+                                      why, whylen);
+    }
 
     for (i = 0; i < conf->nresolvers; i++) {
         ns = &conf->resolvers[i];
@@ -530,6 +545,42 @@ acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
         ldns_pkt_free(*pkt);
         *pkt = NULL;
     }
+
+    return ACMEV_EFAILED;
+}
+
+
+/*
+ * acmev_dns_query() with DNSSEC validation: one validating lookup through
+ * all the resolvers (acmev_dnssec.c), then the same rcode rule.  *used is
+ * the first resolver: libunbound does not say which one answered.
+ */
+static int
+acmev_dns_query_dnssec(const acmev_conf_t *conf, const ldns_rdf *name,
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, int *dnssec,
+    char *why, size_t whylen)
+{
+    int                 rc;
+    ldns_pkt_rcode      rcode;
+    ldns_lookup_table  *lt;
+
+    rc = acmev_dnssec_query(conf, name, type, pkt, dnssec, why, whylen);
+    if (rc != ACMEV_OK) {
+        return rc;
+    }
+
+    rcode = ldns_pkt_get_rcode(*pkt);
+
+    if (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN) {
+        *used = &conf->resolvers[0];
+        return ACMEV_OK;
+    }
+
+    lt = ldns_lookup_by_id(ldns_rcodes, rcode);
+    snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
+
+    ldns_pkt_free(*pkt);
+    *pkt = NULL;
 
     return ACMEV_EFAILED;
 }
@@ -705,8 +756,9 @@ json_t *
 acmev_dns_answer_json(const char *key, const char *name,
     const acmev_dns_answer_t *ans)
 {
-    size_t   i;
-    json_t  *cnames;
+    size_t       i;
+    json_t      *cnames, *rec;
+    const char  *state;
 
     cnames = json_array();
 
@@ -723,9 +775,20 @@ acmev_dns_answer_json(const char *key, const char *name,
     }
 
     /* "o" takes the reference to cnames, also when packing fails */
-    return json_pack("{s:s, s:s, s:o, s:s}", key, name,
-                     "resolver", ans->resolver, "cnames", cnames,
-                     "answerName", ans->owner);
+    rec = json_pack("{s:s, s:s, s:o, s:s}", key, name,
+                    "resolver", ans->resolver, "cnames", cnames,
+                    "answerName", ans->owner);
+
+    state = acmev_dnssec_state_name(ans->dnssec);
+
+    if (rec != NULL && state != NULL
+        && json_object_set_new(rec, "dnssec", json_string(state)) != 0)
+    {
+        json_decref(rec);
+        return NULL;
+    }
+
+    return rec;
 }
 
 

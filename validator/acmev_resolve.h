@@ -1,10 +1,11 @@
 /*
  * Copyright (C) nginx-acme-server authors
  *
- * Address lookup through the configured resolvers (ldns), and the
+ * Address lookup through the configured resolvers (ldns; validated by
+ * acmev_dnssec.c when a trust anchor is configured), and the
  * reserved-address rule (DESIGN.md "Validation": production refuses to
  * connect to private and reserved addresses).  Every ldns call of the
- * validator is in acmev_resolve.c.
+ * validator is in acmev_resolve.c and acmev_dnssec.c.
  */
 
 #ifndef ACMEV_RESOLVE_H
@@ -59,6 +60,7 @@ typedef struct {
     acmev_rdata_t   rrs[ACMEV_DNS_RRS_MAX];
     size_t          nrrs;
     int             truncated;               /* more than RRS_MAX records */
+    int             dnssec;                  /* ACMEV_DNSSEC_* (0: off) */
 } acmev_dns_answer_t;
 
 
@@ -86,7 +88,8 @@ void acmev_dns_answer_clear(acmev_dns_answer_t *ans);
 /*
  * acmev_dns_answer_json(): where an answer came from, for a validation
  * record: {key: name, "resolver", "cnames": [the aliases followed],
- * "answerName": ans->owner}.  key names the field for the name asked
+ * "answerName": ans->owner, "dnssec": "secure" or "insecure" when
+ * validation is on (RFC 4035 4.3)}.  key names the field for the name asked
  * ("hostname" for dns-01, RFC 8555 8.4; "name" for a CAA lookup).  A new
  * reference, NULL if memory ran out.
  */

@@ -22,6 +22,7 @@
 #include "acmev_errcode.h"
 #include "acmev_log.h"
 #include "acmev_conf.h"
+#include "acmev_dnssec.h"
 #include "acmev_http01.h"
 #include "acmev_worker.h"
 #include "acmev_metrics.h"
@@ -34,6 +35,8 @@
 static void acmev_usage(FILE *f, const char *prog);
 static int acmev_reload(const char *path);
 static int acmev_pidfile_write(const char *path);
+static int acmev_main_anchor(const acmev_conf_t *conf, char *err,
+    size_t errlen);
 
 
 static atomic_int  acmev_quit;
@@ -99,8 +102,10 @@ main(int argc, char **argv)
     }
 
     conf = acmev_conf_load(path, err, sizeof(err));
-    if (conf == NULL) {
+    if (conf == NULL || acmev_main_anchor(conf, err, sizeof(err)) != ACMEV_OK)
+    {
         acmev_log(LOG_ERR, "configuration: %s", err);
+        acmev_conf_free(conf);
         return 1;
     }
 
@@ -251,9 +256,11 @@ acmev_reload(const char *path)
     acmev_conf_t  *next, *cur;
 
     next = acmev_conf_load(path, err, sizeof(err));
-    if (next == NULL) {
+    if (next == NULL || acmev_main_anchor(next, err, sizeof(err)) != ACMEV_OK)
+    {
         acmev_log(LOG_ERR, "reload: %s; keeping the running configuration",
                   err);
+        acmev_conf_free(next);
         return ACMEV_EINVAL;
     }
 
@@ -270,9 +277,10 @@ acmev_reload(const char *path)
     acmev_conf_publish(next);
 
     acmev_log(LOG_NOTICE, "reloaded %s: %zu resolvers, timeout %d s, "
-              "log level %s, %zu CAA identities", path, next->nresolvers,
-              next->timeout, acmev_log_level_name(next->log_level),
-              next->ncaa_ids);
+              "log level %s, %zu CAA identities, DNSSEC %s", path,
+              next->nresolvers, next->timeout,
+              acmev_log_level_name(next->log_level), next->ncaa_ids,
+              next->dnssec_trust_anchor ? next->dnssec_trust_anchor : "off");
 
     if (next->ncaa_ids == 0) {
         acmev_log(LOG_WARNING, "caa_identities is not set: CAA records "
@@ -280,6 +288,19 @@ acmev_reload(const char *path)
     }
 
     return ACMEV_OK;
+}
+
+
+/* a trust anchor file that does not parse stops start-up or a reload */
+static int
+acmev_main_anchor(const acmev_conf_t *conf, char *err, size_t errlen)
+{
+    if (conf->dnssec_trust_anchor == NULL) {
+        return ACMEV_OK;
+    }
+
+    return acmev_dnssec_anchor_check(conf->dnssec_trust_anchor, err,
+                                     errlen);
 }
 
 

@@ -91,7 +91,7 @@ $(B)/asan/t/%: t/unit/%.c $(wildcard t/unit/*.h) $(B)/asan/libacme.a
 $(B)/asan/acme-validator: $(SAN_VOBJS) $(B)/asan/libacme.a
 	@$(if $(V),,echo "  LINK    $@ (asan)")
 	$(Q)$(SAN_CC) $(SAN_CFLAGS) -o $@ $(SAN_VOBJS) $(B)/asan/libacme.a \
-	    $(CORE_LIBS) -lldns -lcurl
+	    $(CORE_LIBS) $(VALIDATOR_LIBS)
 
 test-sanitize: $(SAN_UNITS) $(B)/asan/acme-validator
 	@set -e; for t in $(SAN_UNITS); do \

@@ -4,6 +4,10 @@
 # for *.example.test, example.test and dns1.example.test. The wildcard
 # becomes an authorization for example.test with wildcard:true that offers
 # dns-01 only; the database must show every name validated over dns-01.
+# Then, with the stack validator's DNSSEC trust anchors: *.dnssec.test (a
+# zone Knot signs) is issued with every answer "secure", and a name in
+# bogus.test (signed, then altered; lego's TXT records carry no signature)
+# is refused with a "dns" problem.
 #
 # The stack's env file: $ACME_STACK_ENV, else $ACME_STACK_DIR/env, else
 # $REPO/.stack/env (make up). Last line of output: "N passed, N failed".
@@ -74,6 +78,56 @@ if [ -z "$left" ]; then
 else
     nok "lego dns-01: _acme-challenge TXT records cleaned up"
     echo "# left: $left"
+fi
+
+# 4. DNSSEC: a signed zone, answers validated from the trust anchor
+spath="$work/lego-signed"
+slog="$work/lego-signed.out"
+scrt="$spath/certificates/_.dnssec.test.crt"
+if itp_lego "$spath" "$slog" "${ITP_LEGO_DNS[@]}" \
+       --domains '*.dnssec.test' --domains dnssec.test run \
+   && [ -s "$scrt" ]
+then
+    ok "lego --dns rfc2136 run -d *.dnssec.test -d dnssec.test (signed zone)"
+    itp_assert_sans "lego dns-01 DNSSEC" "$scrt" DNS:*.dnssec.test \
+        DNS:dnssec.test
+else
+    nok "lego --dns rfc2136 run -d *.dnssec.test -d dnssec.test (signed zone)"
+    stk_tail "$slog" 40
+    itp_logs 30
+fi
+states=$(psql "$ACME_DB_CONNINFO" -X -Atc "select distinct
+    r.rec->>'dnssec' from challenges c
+    join authorizations a on a.id = c.authorization_id,
+    jsonb_array_elements(c.validation_record::jsonb) r(rec)
+    where a.identifier_value = 'dnssec.test' and c.type = 'dns-01'
+      and c.status = 'valid' and r.rec ? 'hostname'" 2>&1)
+if [ "$states" = secure ]; then
+    ok "lego dns-01 DNSSEC: the validation records say \"secure\""
+else
+    nok "lego dns-01 DNSSEC: the validation records say \"secure\""
+    echo "# got: $states"
+fi
+
+# 5. DNSSEC: bogus answers are refused (RFC 4035 5.5)
+bpath="$work/lego-bogus"
+blog="$work/lego-bogus.out"
+if itp_lego "$bpath" "$blog" "${ITP_LEGO_DNS[@]}" \
+       --domains lego.bogus.test run
+then
+    nok "lego dns-01 in bogus.test fails"
+else
+    ok "lego dns-01 in bogus.test fails"
+fi
+itp_db_challenge_error lego.bogus.test dns-01
+if [ "$ITP_CHALLENGE_PROBLEM" = "urn:ietf:params:acme:error:dns" ] \
+   && grep -q 'DNSSEC validation failed (bogus)' <<< "$ITP_CHALLENGE_ERROR"
+then
+    ok "lego dns-01 in bogus.test: \"dns\" problem, DNSSEC validation failed"
+else
+    nok "lego dns-01 in bogus.test: \"dns\" problem, DNSSEC validation failed"
+    echo "# got: $ITP_CHALLENGE_ERROR"
+    stk_tail "$blog" 20
 fi
 
 done_

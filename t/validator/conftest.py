@@ -29,9 +29,13 @@ Fixtures:
   job            factory: job(name, type, wildcard=False, ident_type="dns")
                  -> Job(.public_id, .token, .thumbprint, .keyauth, .txt,
                  .digest), inserted and queued; job.result() waits for it
+  validator_dnssec, job_dnssec
+                 the same for a second validator that validates DNSSEC
+                 with the stack's trust anchors (dnssec_trust_anchor)
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -110,14 +114,15 @@ def psql(env, sql):
 # --- DNS (Knot, RFC 2136 with TSIG) ---------------------------------------
 
 class Zone:
-    def __init__(self, env):
+    def __init__(self, env, zone="example.test"):
         self.env = env
+        self.zone = zone
         self.names = set()
-        self.base = "v%s.example.test" % secrets.token_hex(4)
+        self.base = "v%s.%s" % (secrets.token_hex(4), zone)
 
     def update(self, lines):
-        script = "server 127.0.0.1 %s\nzone example.test\n%s\nsend\n" % (
-            self.env["DNSPORT"], "\n".join(lines))
+        script = "server 127.0.0.1 %s\nzone %s\n%s\nsend\n" % (
+            self.env["DNSPORT"], self.zone, "\n".join(lines))
         r = subprocess.run(["nsupdate", "-k", self.env["NSUPDATE_KEY_FILE"]],
                            input=script, capture_output=True, text=True,
                            timeout=20)
@@ -153,9 +158,11 @@ class Validator:
     pass
 
 
-@pytest.fixture(scope="session")
-def validator(stack_env, tmp_path_factory):
-    d = tmp_path_factory.mktemp("validator")
+
+@contextlib.contextmanager
+def running_validator(stack_env, d, extra=""):
+    """a validator with its own Redis under directory d; extra: more
+    configuration lines"""
     v = Validator()
     v.redis_port = free_port()
     v.tls_port = free_port()
@@ -196,7 +203,8 @@ def validator(stack_env, tmp_path_factory):
             + "consumer = t-validator\n"
             # never re-queue the stack's own stale challenges
             + "reclaim_idle = 86400\n"
-            + "metrics_listen = 127.0.0.1:%d\n" % v.metrics_port)
+            + "metrics_listen = 127.0.0.1:%d\n" % v.metrics_port
+            + extra)
         with open(v.log, "wb") as log:
             # e.g. ACME_VALIDATOR_WRAPPER="valgrind --error-exitcode=9"
             wrapper = os.environ.get("ACME_VALIDATOR_WRAPPER", "").split()
@@ -219,10 +227,32 @@ def validator(stack_env, tmp_path_factory):
         redis.terminate()
         redis.wait(10)
         if os.environ.get("ACME_TEST_KEEP"):
-            shutil.copy(v.log, "/tmp/t-validator.log")
+            shutil.copy(v.log, "/tmp/t-%s.log" % d.name)
     # a crash is a failure even when every check passed
     assert proc is None or proc.returncode == 0, \
         v.log.read_text()[-3000:]
+
+
+@pytest.fixture(scope="session")
+def validator(stack_env, tmp_path_factory):
+    """the validator without DNSSEC validation (ldns only)"""
+    with running_validator(stack_env,
+                           tmp_path_factory.mktemp("validator")) as v:
+        yield v
+
+
+@pytest.fixture(scope="session")
+def validator_dnssec(stack_env, tmp_path_factory):
+    """a second validator, trusting the stack's anchors (dnssec.test's
+    KSK and bogus.test's DS)"""
+    if "DNSSEC_TRUST_ANCHOR" not in stack_env:
+        pytest.exit("the stack has no DNSSEC_TRUST_ANCHOR: restart it",
+                    returncode=2)
+    with running_validator(stack_env,
+                           tmp_path_factory.mktemp("validator-dnssec"),
+                           "dnssec_trust_anchor = %s\n"
+                           % stack_env["DNSSEC_TRUST_ANCHOR"]) as v:
+        yield v
 
 
 # --- rows and jobs ---------------------------------------------------------
@@ -271,8 +301,7 @@ class Job:
                              % (self.public_id, RESULT_WAIT))
 
 
-@pytest.fixture(scope="session")
-def job(stack_env, validator, account):
+def job_factory(stack_env, validator, account):
     acct_thumb = psql(stack_env, "SELECT jwk_thumbprint FROM accounts WHERE "
                       "public_id = '%s'" % account).strip()
 
@@ -295,3 +324,13 @@ def job(stack_env, validator, account):
         return j
 
     return make
+
+
+@pytest.fixture(scope="session")
+def job(stack_env, validator, account):
+    return job_factory(stack_env, validator, account)
+
+
+@pytest.fixture(scope="session")
+def job_dnssec(stack_env, validator_dnssec, account):
+    return job_factory(stack_env, validator_dnssec, account)
