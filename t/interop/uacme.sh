@@ -4,7 +4,10 @@
 # HTTP server on 127.0.0.1:$HTTP01PORT), forced reissue, and, when the
 # directory has revokeCert, revocation signed by the account and by the
 # certificate's key (the database must show both revoked) and a second
-# revocation refused.
+# revocation refused. Then IP-address certificates (RFC 8738): 127.0.0.1
+# over http-01, and 127.0.0.1 with ::1 (when loopback has IPv6) over
+# tls-alpn-01, answered by uacme's own ualpn (RFC 8737 responder, RFC 8738
+# 6 reverse-name SNI) on the validator's tls-alpn-01 port.
 #
 # uacme uses libcurl-gnutls with the system's CA bundle and has no option
 # or environment variable for another one. To trust the stack's listener CA
@@ -55,8 +58,9 @@ else
     url=$ACME_HTTP_DIRECTORY_URL
 fi
 
-# uac ARGS...: uacme -v with the stack's CA trusted, output appended to
-# $work/uacme.out
+# uac ARGS...: uacme -v with the stack's CA trusted and $hook as its hook,
+# output appended to $work/uacme.out
+hook=$work/hook.sh
 uac() {
     echo "=== uacme $*" >> "$work/uacme.out"
     if [ $ns_ok = 1 ]; then
@@ -65,10 +69,10 @@ uac() {
             mount --bind "$1" "$2" || exit 2
             shift 2
             exec uacme "$@"' sh "$work/bundle.pem" "$sysbundle" \
-            -v -c "$conf" -a "$url" -h "$work/hook.sh" "$@" \
+            -v -c "$conf" -a "$url" -h "$hook" "$@" \
             >> "$work/uacme.out" 2>&1
     else
-        timeout 180 uacme -v -c "$conf" -a "$url" -h "$work/hook.sh" "$@" \
+        timeout 180 uacme -v -c "$conf" -a "$url" -h "$hook" "$@" \
             >> "$work/uacme.out" 2>&1
     fi
 }
@@ -169,5 +173,95 @@ else
     uac_failed
 fi
 
+# 5. an IP identifier (RFC 8738) over http-01, with a second account so
+# that step 6 cannot reuse its authorization
+conf_dns=$conf
+conf="$work/uacme-ip"
+mkdir -p "$conf"
+ipcert="$conf/127.0.0.1/cert.pem"
+if uac -y new admin@example.test && uac issue 127.0.0.1 && [ -s "$ipcert" ]
+then
+    ok "uacme issue 127.0.0.1 (http-01)"
+    itp_assert_sans "uacme ip http-01" "$ipcert" "IP Address:127.0.0.1"
+    chals=$(itp_db_cert_challenges "$(itp_serial "$ipcert")")
+    if grep -qx "127.0.0.1|f|http-01|valid" <<< "$chals"; then
+        ok "uacme ip: 127.0.0.1 validated over http-01"
+    else
+        nok "uacme ip: 127.0.0.1 validated over http-01"
+        sed 's/^/# /' <<< "$chals"
+    fi
+else
+    nok "uacme issue 127.0.0.1 (http-01)"
+    uac_failed
+fi
+conf=$conf_dns
+
 itp_webroot_stop
+
+# 6. IP identifiers over tls-alpn-01 (RFC 8738 with RFC 8737): ualpn in
+# server mode on the validator's tls-alpn-01 port; the hook adds each
+# authorization through ualpn's client mode and refuses other types, so
+# uacme picks tls-alpn-01
+ips=(127.0.0.1)
+bind=(-b "127.0.0.1@$TLSALPN01PORT")
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then
+    ips+=(::1)
+    bind+=(-b "::1@$TLSALPN01PORT")
+else
+    echo "# no ::1 on loopback: the IPv6 identifier is left out"
+fi
+sock="$work/ualpn.sock"
+cat > "$work/ualpn-hook.sh" <<EOF
+#!/bin/sh
+echo "\$*" >> "$work/hook.log"
+case "\$1:\$2" in
+begin:tls-alpn-01)  out=\$(echo "auth \$3 \$5" | ualpn -s "$sock") ;;
+done:tls-alpn-01|failed:tls-alpn-01)
+                    out=\$(echo "unauth \$3" | ualpn -s "$sock") ;;
+*)                  exit 1 ;;
+esac
+echo "ualpn: \$out" >> "$work/hook.log"
+[ "\$out" = OK ]
+EOF
+chmod 0755 "$work/ualpn-hook.sh"
+
+# the backend (-c) gets what is not a tls-alpn-01 handshake: nothing here
+itp_bg 300 ualpn "${bind[@]}" -c "127.0.0.1@$(stk_pick_ports 1)" \
+    -s "$sock" -p "$work/ualpn.pid" -P 0 -n 1 -v -v -l "$work/ualpn.log" \
+    < /dev/null > "$work/ualpn.out" 2>&1
+ualpn_pid=$ITP_LAST_PID
+stk_wait 10 "ualpn" test -S "$sock" || stk_tail "$work/ualpn.out" 10
+
+hook=$work/ualpn-hook.sh
+ipcert="$conf/127.0.0.1/cert.pem"
+if uac issue "${ips[@]}" && [ -s "$ipcert" ]; then
+    ok "uacme issue ${ips[*]} (tls-alpn-01, ualpn)"
+    want=()
+    for a in "${ips[@]}"; do
+        want+=("IP Address:$( [ "$a" = ::1 ] && echo 0:0:0:0:0:0:0:1 \
+                              || echo "$a")")
+    done
+    itp_assert_sans "uacme ip" "$ipcert" "${want[@]}"
+else
+    nok "uacme issue ${ips[*]} (tls-alpn-01, ualpn)"
+    uac_failed
+    stk_tail "$work/ualpn.log" 20
+fi
+
+# the certificate's order in the database: each address validated over
+# tls-alpn-01 (RFC 8738 7: dns-01 is never offered for an IP)
+chals=
+[ -s "$ipcert" ] && chals=$(itp_db_cert_challenges "$(itp_serial "$ipcert")")
+for a in "${ips[@]}"; do
+    if grep -qx "$a|f|tls-alpn-01|valid" <<< "$chals" \
+       && ! grep -q "^$a|f|dns-01|" <<< "$chals"
+    then
+        ok "uacme ip: $a validated over tls-alpn-01, no dns-01 offered"
+    else
+        nok "uacme ip: $a validated over tls-alpn-01, no dns-01 offered"
+        sed 's/^/# /' <<< "$chals"
+    fi
+done
+
+itp_stop "$ualpn_pid"
 done_
