@@ -206,6 +206,12 @@ acmev_conf_free(acmev_conf_t *conf)
     free(conf->metrics_listen);
     free(conf->dnssec_trust_anchor);
 
+    for (i = 0; i < conf->ndnssec_ta; i++) {
+        free(conf->dnssec_ta[i]);
+    }
+
+    free(conf->dnssec_ta);
+
     for (i = 0; i < conf->ncaa_ids; i++) {
         free(conf->caa_ids[i]);
     }

@@ -52,6 +52,9 @@ typedef struct {
     int          reclaim_idle;   /* seconds */
     char        *metrics_listen; /* "ip:port", "[ipv6]:port"; NULL: off */
     char        *dnssec_trust_anchor;   /* file path; NULL: no validation */
+    char       **dnssec_ta;      /* the file's DS/DNSKEY records as text,
+                                    acmev_dnssec_anchor_load() */
+    size_t       ndnssec_ta;
 
     /* derived from metrics_listen; metrics_addrlen 0: no endpoint */
     struct sockaddr_storage  metrics_addr;

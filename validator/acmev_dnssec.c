@@ -3,17 +3,27 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <unbound.h>
 #include <ldns/ldns.h>
 
 #include "acmev_errcode.h"
 #include "acmev_log.h"
 #include "acmev_dnssec.h"
+
+
+#define ACMEV_DNSSEC_WHY_MAX  512
+
+/* RFC 8624 3.1 and 3.3: what libunbound (OpenSSL 3) validates */
+static const int  acmev_dnssec_algs[] = { 5, 7, 8, 10, 13, 14, 15, 16 };
+static const int  acmev_dnssec_digests[] = { 1, 2, 4 };
 
 
 typedef struct {
@@ -23,52 +33,319 @@ typedef struct {
 } acmev_dnssec_job_t;
 
 
-static struct ub_ctx *acmev_dnssec_ctx(const acmev_conf_t *conf, char *why,
-    size_t whylen);
+static int acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
+    const char *qname, ldns_rr_type type, ldns_pkt **pkt, int *state,
+    int *bogus, char *why, size_t whylen);
+static struct ub_ctx *acmev_dnssec_ctx(const acmev_conf_t *conf,
+    const acmev_ns_t *ns, char *why, size_t whylen);
+static int acmev_dnssec_read(const char *path, char **buf, size_t *len,
+    char *err, size_t errlen);
+static int acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path,
+    char *err, size_t errlen);
+static int acmev_dnssec_in(int v, const int *set, size_t n);
 static void acmev_dnssec_done(void *arg, int err, struct ub_result *result);
 static long long acmev_dnssec_now_ms(void);
 
 
 int
 acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
-    ldns_rr_type type, ldns_pkt **pkt, int *state, char *why, size_t whylen)
+    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, int *state,
+    char *why, size_t whylen)
 {
-    int                  rc, id, err, n;
-    char                *qname;
-    long long            deadline, left;
-    ldns_status          st;
-    struct ub_ctx       *ctx;
-    struct pollfd        pfd;
-    struct ub_result    *res;
-    acmev_dnssec_job_t   job;
+    int                rc, bogus;
+    char              *qname;
+    char               bogus_why[ACMEV_DNSSEC_WHY_MAX];
+    size_t             i;
+    const acmev_ns_t  *ns;
 
     *pkt = NULL;
+    *used = NULL;
     *state = ACMEV_DNSSEC_OFF;
-    memset(&job, 0, sizeof(job));
-    ctx = NULL;
+    bogus_why[0] = '\0';
     rc = ACMEV_EFAILED;
+    snprintf(why, whylen, "no resolver answered");
 
     qname = ldns_rdf2str(name);
     if (qname == NULL) {
         return ACMEV_ENOMEM;
     }
 
-    ctx = acmev_dnssec_ctx(conf, why, whylen);
-    if (ctx == NULL) {
-        goto done;
+    /* in order, as without validation (acmev_resolve.h) */
+    for (i = 0; i < conf->nresolvers; i++) {
+        ns = &conf->resolvers[i];
+        bogus = 0;
+
+        rc = acmev_dnssec_ask(conf, ns, qname, type, pkt, state, &bogus, why,
+                              whylen);
+        if (rc == ACMEV_OK) {
+            *used = ns;
+            break;
+        }
+
+        if (rc == ACMEV_ENOMEM) {
+            break;
+        }
+
+        /* the resolver's address is ours, not for the client */
+        acmev_log(LOG_INFO, "resolver %s port %d: %s type %d: %s", ns->addr,
+                  (int) ns->port, qname, (int) type, why);
+
+        if (bogus && bogus_why[0] == '\0') {
+            snprintf(bogus_why, sizeof(bogus_why), "%s", why);
+        }
     }
 
+    /* a bogus answer says more than a later resolver's silence */
+    if (rc == ACMEV_EFAILED && bogus_why[0] != '\0') {
+        snprintf(why, whylen, "%s", bogus_why);
+    }
+
+    free(qname);
+
+    return rc;
+}
+
+
+int
+acmev_dnssec_anchor_load(acmev_conf_t *conf, char *err, size_t errlen)
+{
+    int                 rc, line, uerr;
+    char               *buf, *text, *p, **ta;
+    FILE               *f;
+    size_t              i, len, n, skip;
+    ldns_zone          *zone;
+    ldns_status         st;
+    ldns_rr_list       *rrs;
+    struct ub_ctx      *ctx;
+    struct ub_result   *res;
+    const char         *path;
+
+    path = conf->dnssec_trust_anchor;
+    if (path == NULL) {
+        return ACMEV_OK;
+    }
+
+    /* daemon() changes to "/" and SIGHUP reads it again */
+    if (path[0] != '/') {
+        snprintf(err, errlen, "dnssec_trust_anchor \"%.200s\" must be an "
+                 "absolute path", path);
+        return ACMEV_EINVAL;
+    }
+
+    buf = NULL;
+    zone = NULL;
+    ta = NULL;
+    n = 0;
+    ctx = NULL;
+
+    rc = acmev_dnssec_read(path, &buf, &len, err, errlen);
+    if (rc != ACMEV_OK) {
+        return rc;
+    }
+
+    /* an editor's UTF-8 byte order mark is not part of the first name */
+    skip = (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) ? 3 : 0;
+
+    f = fmemopen(buf + skip, len - skip, "r");
+    if (f == NULL) {
+        rc = ACMEV_ENOMEM;
+        goto nomem;
+    }
+
+    /* the zone file parser: $ORIGIN, $TTL, parentheses, comments */
+    line = 1;
+    st = ldns_zone_new_frm_fp_l(&zone, f, NULL, 3600, LDNS_RR_CLASS_IN,
+                                &line);
+    fclose(f);
+
+    if (st == LDNS_STATUS_MEM_ERR) {
+        rc = ACMEV_ENOMEM;
+        goto nomem;
+    }
+
+    if (st != LDNS_STATUS_OK) {
+        /* ldns has counted the newline of the bad line already */
+        snprintf(err, errlen, "%s:%d: %s", path, line > 1 ? line - 1 : 1,
+                 ldns_get_errorstr_by_id(st));
+        rc = ACMEV_EINVAL;
+        goto failed;
+    }
+
+    rrs = ldns_zone_rrs(zone);
+    len = rrs ? ldns_rr_list_rr_count(rrs) : 0;
+
+    /* a SOA line is not an anchor either */
+    if (ldns_zone_soa(zone) != NULL) {
+        snprintf(err, errlen, "%s: a SOA record: only DS and DNSKEY records "
+                 "are trust anchors", path);
+        rc = ACMEV_EINVAL;
+        goto failed;
+    }
+
+    if (len == 0) {
+        snprintf(err, errlen, "%s: no DS or DNSKEY record", path);
+        rc = ACMEV_EINVAL;
+        goto failed;
+    }
+
+    ta = calloc(len, sizeof(char *));
+    if (ta == NULL) {
+        rc = ACMEV_ENOMEM;
+        goto nomem;
+    }
+
+    for (i = 0; i < len; i++) {
+        rc = acmev_dnssec_anchor_ok(ldns_rr_list_rr(rrs, i), path, err,
+                                    errlen);
+        if (rc != ACMEV_OK) {
+            goto failed;
+        }
+
+        text = ldns_rr2str(ldns_rr_list_rr(rrs, i));
+        if (text == NULL) {
+            rc = ACMEV_ENOMEM;
+            goto nomem;
+        }
+
+        p = strchr(text, '\n');
+        if (p != NULL) {
+            *p = '\0';
+        }
+
+        ta[n++] = text;
+    }
+
+    /*
+     * libunbound parses anchors when a context is first used: a lookup of
+     * a name it answers itself (no query is sent) makes it say now what
+     * it would otherwise say on every check
+     */
+    ctx = ub_ctx_create();
+    if (ctx == NULL) {
+        rc = ACMEV_ENOMEM;
+        goto nomem;
+    }
+
+    uerr = 0;
+
+    for (i = 0; uerr == 0 && i < n; i++) {
+        uerr = ub_ctx_add_ta(ctx, ta[i]);
+    }
+
+    res = NULL;
+
+    if (uerr == 0) {
+        uerr = ub_resolve(ctx, "localhost.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
+                          &res);
+    }
+
+    if (res != NULL) {
+        ub_resolve_free(res);
+    }
+
+    if (uerr != 0) {
+        snprintf(err, errlen, "%s: libunbound refused the anchors: %s", path,
+                 ub_strerror(uerr));
+        rc = ACMEV_EINVAL;
+        goto failed;
+    }
+
+    ub_ctx_delete(ctx);
+    ldns_zone_deep_free(zone);
+    free(buf);
+
+    for (i = 0; i < conf->ndnssec_ta; i++) {
+        free(conf->dnssec_ta[i]);
+    }
+
+    free(conf->dnssec_ta);
+    conf->dnssec_ta = ta;
+    conf->ndnssec_ta = n;
+
+    return ACMEV_OK;
+
+nomem:
+
+    snprintf(err, errlen, "out of memory");
+
+failed:
+
+    if (ctx != NULL) {
+        ub_ctx_delete(ctx);
+    }
+
+    for (i = 0; i < n; i++) {
+        free(ta[i]);
+    }
+
+    free(ta);
+
+    if (zone != NULL) {
+        ldns_zone_deep_free(zone);
+    }
+
+    free(buf);
+
+    return rc;
+}
+
+
+const char *
+acmev_dnssec_state_name(int state)
+{
+    switch (state) {
+
+    case ACMEV_DNSSEC_SECURE:
+        return "secure";
+
+    case ACMEV_DNSSEC_INSECURE:
+        return "insecure";
+
+    default:
+        return NULL;
+    }
+}
+
+
+/*
+ * One question through one resolver, bounded by conf->timeout seconds.
+ * ACMEV_OK with a NOERROR or NXDOMAIN reply; ACMEV_EFAILED with why (and
+ * *bogus = 1 when validation failed); ACMEV_ENOMEM.
+ */
+static int
+acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
+    const char *qname, ldns_rr_type type, ldns_pkt **pkt, int *state,
+    int *bogus, char *why, size_t whylen)
+{
+    int                  rc, id, err, n;
+    long long            deadline, left;
+    ldns_status          st;
+    struct ub_ctx       *ctx;
+    struct pollfd        pfd;
+    struct ub_result    *res;
+    ldns_pkt_rcode       rcode;
+    ldns_lookup_table   *lt;
+    acmev_dnssec_job_t   job;
+
+    *pkt = NULL;
+    memset(&job, 0, sizeof(job));
+    rc = ACMEV_EFAILED;
+
     /* a new context per question: no answer cached from an earlier try */
+    ctx = acmev_dnssec_ctx(conf, ns, why, whylen);
+    if (ctx == NULL) {
+        return ACMEV_EFAILED;
+    }
+
     err = ub_resolve_async(ctx, qname, (int) type, LDNS_RR_CLASS_IN, &job,
                            acmev_dnssec_done, &id);
     if (err != 0) {
         snprintf(why, whylen, "DNSSEC resolver: %s", ub_strerror(err));
+        rc = (err == UB_NOMEM) ? ACMEV_ENOMEM : ACMEV_EFAILED;
         goto done;
     }
 
-    deadline = acmev_dnssec_now_ms()
-               + (long long) conf->timeout * 1000
-                 * (long long) (conf->nresolvers ? conf->nresolvers : 1);
+    deadline = acmev_dnssec_now_ms() + (long long) conf->timeout * 1000;
 
     while (!job.done) {
         left = deadline - acmev_dnssec_now_ms();
@@ -105,7 +382,8 @@ acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
     if (job.err != 0 || res == NULL) {
         snprintf(why, whylen, "DNSSEC resolver: %s",
                  ub_strerror(job.err ? job.err : UB_NOMEM));
-        rc = (job.err == UB_NOMEM) ? ACMEV_ENOMEM : ACMEV_EFAILED;
+        rc = (job.err == 0 || job.err == UB_NOMEM) ? ACMEV_ENOMEM
+                                                   : ACMEV_EFAILED;
         goto done;
     }
 
@@ -113,6 +391,7 @@ acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
     if (res->bogus) {
         snprintf(why, whylen, "DNSSEC validation failed (bogus): %s",
                  res->why_bogus ? res->why_bogus : "no reason given");
+        *bogus = 1;
         goto done;
     }
 
@@ -131,6 +410,17 @@ acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
         goto done;
     }
 
+    /* a resolver that times out or refuses reaches us as SERVFAIL */
+    rcode = ldns_pkt_get_rcode(*pkt);
+
+    if (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN) {
+        lt = ldns_lookup_by_id(ldns_rcodes, rcode);
+        snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
+        ldns_pkt_free(*pkt);
+        *pkt = NULL;
+        goto done;
+    }
+
     *state = res->secure ? ACMEV_DNSSEC_SECURE : ACMEV_DNSSEC_INSECURE;
     rc = ACMEV_OK;
 
@@ -140,106 +430,21 @@ done:
         ub_resolve_free(job.result);
     }
 
-    if (ctx != NULL) {
-        ub_ctx_delete(ctx);
-    }
-
-    if (rc != ACMEV_OK) {
-        acmev_log(LOG_INFO, "DNSSEC lookup of %s type %d: %s", qname,
-                  (int) type, why);
-    }
-
-    free(qname);
+    ub_ctx_delete(ctx);
 
     return rc;
 }
 
 
-int
-acmev_dnssec_anchor_check(const char *path, char *err, size_t errlen)
-{
-    int            line, anchors;
-    FILE          *f;
-    size_t         i;
-    ldns_zone     *zone;
-    ldns_status    st;
-    ldns_rr_list  *rrs;
-    ldns_rr_type   t;
-
-    f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return ACMEV_EINVAL;
-    }
-
-    zone = NULL;
-    line = 1;
-
-    /* the zone file parser: $ORIGIN, $TTL, parentheses, comments */
-    st = ldns_zone_new_frm_fp_l(&zone, f, NULL, 3600, LDNS_RR_CLASS_IN,
-                                &line);
-    fclose(f);
-
-    if (st == LDNS_STATUS_MEM_ERR) {
-        snprintf(err, errlen, "out of memory");
-        return ACMEV_ENOMEM;
-    }
-
-    if (st != LDNS_STATUS_OK) {
-        /* ldns has counted the newline of the bad line already */
-        snprintf(err, errlen, "%s:%d: %s", path, line > 1 ? line - 1 : 1,
-                 ldns_get_errorstr_by_id(st));
-        return ACMEV_EINVAL;
-    }
-
-    anchors = 0;
-    rrs = ldns_zone_rrs(zone);
-
-    for (i = 0; rrs != NULL && i < ldns_rr_list_rr_count(rrs); i++) {
-        t = ldns_rr_get_type(ldns_rr_list_rr(rrs, i));
-
-        if (t == LDNS_RR_TYPE_DS || t == LDNS_RR_TYPE_DNSKEY) {
-            anchors++;
-        }
-    }
-
-    ldns_zone_deep_free(zone);
-
-    if (anchors == 0) {
-        snprintf(err, errlen, "%s: no DS or DNSKEY record", path);
-        return ACMEV_EINVAL;
-    }
-
-    return ACMEV_OK;
-}
-
-
-const char *
-acmev_dnssec_state_name(int state)
-{
-    switch (state) {
-
-    case ACMEV_DNSSEC_SECURE:
-        return "secure";
-
-    case ACMEV_DNSSEC_INSECURE:
-        return "insecure";
-
-    default:
-        return NULL;
-    }
-}
-
-
-/* a validating forwarder with its own thread, nothing read from /etc */
+/* a validating forwarder to ns with its own thread, nothing read from /etc */
 static struct ub_ctx *
-acmev_dnssec_ctx(const acmev_conf_t *conf, char *why, size_t whylen)
+acmev_dnssec_ctx(const acmev_conf_t *conf, const acmev_ns_t *ns, char *why,
+    size_t whylen)
 {
-    int                 err;
-    char                fwd[INET6_ADDRSTRLEN + 8];
-    size_t              i;
-    struct ub_ctx      *ctx;
-    const acmev_ns_t   *ns;
+    int             err;
+    char            fwd[INET6_ADDRSTRLEN + 8], ms[16];
+    size_t          i;
+    struct ub_ctx  *ctx;
 
     ctx = ub_ctx_create();
     if (ctx == NULL) {
@@ -255,22 +460,37 @@ acmev_dnssec_ctx(const acmev_conf_t *conf, char *why, size_t whylen)
     }
 
     /*
-     * libunbound answers names under "test." (RFC 6761 6.2) with NXDOMAIN
-     * itself; the unvalidated path asks the resolvers, and lab zones live
-     * there, so validation asks them too
+     * A server unknown to this (new) context gets 376 ms before libunbound
+     * sends the question again; half the step's time suits a slow link
+     * better, as the unvalidated path gives each of its two tries
+     */
+    if (err == 0) {
+        snprintf(ms, sizeof(ms), "%d", conf->timeout * 500);
+        err = ub_ctx_set_option(ctx, "unknown-server-time-limit:", ms);
+    }
+
+    /*
+     * libunbound answers names under "test." (RFC 6761 6.2) and
+     * "home.arpa." (RFC 8375) itself; the unvalidated path asks the
+     * resolvers, and lab and device zones live there, so validation asks
+     * them too.  localhost, invalid and onion stay local: no CA validates
+     * them.
      */
     if (err == 0) {
         err = ub_ctx_set_option(ctx, "local-zone:", "test. transparent");
     }
 
-    for (i = 0; err == 0 && i < conf->nresolvers; i++) {
-        ns = &conf->resolvers[i];
+    if (err == 0) {
+        err = ub_ctx_set_option(ctx, "local-zone:", "home.arpa. transparent");
+    }
+
+    if (err == 0) {
         snprintf(fwd, sizeof(fwd), "%s@%d", ns->addr, (int) ns->port);
         err = ub_ctx_set_fwd(ctx, fwd);
     }
 
-    if (err == 0) {
-        err = ub_ctx_add_ta_file(ctx, conf->dnssec_trust_anchor);
+    for (i = 0; err == 0 && i < conf->ndnssec_ta; i++) {
+        err = ub_ctx_add_ta(ctx, conf->dnssec_ta[i]);
     }
 
     if (err != 0) {
@@ -280,6 +500,156 @@ acmev_dnssec_ctx(const acmev_conf_t *conf, char *why, size_t whylen)
     }
 
     return ctx;
+}
+
+
+/* the file at path, a regular file of a sane size, read whole */
+static int
+acmev_dnssec_read(const char *path, char **buf, size_t *len, char *err,
+    size_t errlen)
+{
+    int          fd;
+    char        *b;
+    size_t       got;
+    ssize_t      n;
+    struct stat  sb;
+
+    *buf = NULL;
+    *len = 0;
+
+    /* O_NONBLOCK: a FIFO must not stop start-up */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return ACMEV_EINVAL;
+    }
+
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return ACMEV_EINVAL;
+    }
+
+    if (sb.st_size > ACMEV_DNSSEC_ANCHOR_FILE_MAX) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path,
+                 ACMEV_DNSSEC_ANCHOR_FILE_MAX);
+        close(fd);
+        return ACMEV_EINVAL;
+    }
+
+    b = malloc((size_t) sb.st_size + 1);
+    if (b == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return ACMEV_ENOMEM;
+    }
+
+    got = 0;
+
+    while (got < (size_t) sb.st_size) {
+        n = read(fd, b + got, (size_t) sb.st_size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            free(b);
+            close(fd);
+            return ACMEV_EINVAL;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        got += (size_t) n;
+    }
+
+    close(fd);
+    b[got] = '\0';
+
+    *buf = b;
+    *len = got;
+
+    return ACMEV_OK;
+}
+
+
+/* a DS or DNSKEY of class IN that libunbound will use, not ignore */
+static int
+acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path, char *err,
+    size_t errlen)
+{
+    int            alg, digest;
+    char          *owner;
+    const char    *what;
+    ldns_rr_type   t;
+
+    t = ldns_rr_get_type(rr);
+    alg = -1;
+    digest = -1;
+    what = NULL;
+
+    owner = ldns_rdf2str(ldns_rr_owner(rr));
+    if (owner == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ACMEV_ENOMEM;
+    }
+
+    if (ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN) {
+        what = "is not of class IN";
+
+    } else if (t == LDNS_RR_TYPE_DS && ldns_rr_rd_count(rr) == 4) {
+        alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
+        digest = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+
+    } else if (t == LDNS_RR_TYPE_DNSKEY && ldns_rr_rd_count(rr) == 4) {
+        alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+
+    } else {
+        what = "is not a DS or DNSKEY record";
+    }
+
+    if (what == NULL && !acmev_dnssec_in(alg, acmev_dnssec_algs,
+                                         sizeof(acmev_dnssec_algs)
+                                         / sizeof(int)))
+    {
+        what = "has an algorithm that is not validated (RFC 8624 3.1)";
+    }
+
+    if (what == NULL && t == LDNS_RR_TYPE_DS
+        && !acmev_dnssec_in(digest, acmev_dnssec_digests,
+                            sizeof(acmev_dnssec_digests) / sizeof(int)))
+    {
+        what = "has a digest type that is not validated (RFC 8624 3.3)";
+    }
+
+    if (what != NULL) {
+        snprintf(err, errlen, "%s: the record for \"%s\" %s", path, owner,
+                 what);
+        free(owner);
+        return ACMEV_EINVAL;
+    }
+
+    free(owner);
+
+    return ACMEV_OK;
+}
+
+
+static int
+acmev_dnssec_in(int v, const int *set, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (set[i] == v) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

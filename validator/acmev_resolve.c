@@ -14,7 +14,7 @@
 #include "acmev_dnssec.h"
 
 
-#define ACMEV_RESOLVE_WHY_MAX  160
+#define ACMEV_RESOLVE_WHY_MAX  512
 #define ACMEV_EDNS_UDP_SIZE    1232      /* DNS flag day 2020 */
 
 
@@ -30,9 +30,6 @@ static int acmev_resolve_type(const acmev_conf_t *conf, const ldns_rdf *name,
 static int acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
     ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used,
     int *dnssec, char *why, size_t whylen);
-static int acmev_dns_query_dnssec(const acmev_conf_t *conf,
-    const ldns_rdf *name, ldns_rr_type type, ldns_pkt **pkt,
-    const acmev_ns_t **used, int *dnssec, char *why, size_t whylen);
 static int acmev_dns_rdata_add(acmev_dns_answer_t *ans, const ldns_rr *rr);
 static void acmev_dns_name_text(const ldns_rdf *dname, char *buf,
     size_t size);
@@ -492,8 +489,8 @@ acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
     snprintf(why, whylen, "no resolver answered");
 
     if (conf->dnssec_trust_anchor != NULL && conf->nresolvers > 0) {
-        return acmev_dns_query_dnssec(conf, name, type, pkt, used, dnssec,
-                                      why, whylen);
+        return acmev_dnssec_query(conf, name, type, pkt, used, dnssec, why,
+                                  whylen);
     }
 
     for (i = 0; i < conf->nresolvers; i++) {
@@ -545,42 +542,6 @@ acmev_dns_query(const acmev_conf_t *conf, const ldns_rdf *name,
         ldns_pkt_free(*pkt);
         *pkt = NULL;
     }
-
-    return ACMEV_EFAILED;
-}
-
-
-/*
- * acmev_dns_query() with DNSSEC validation: one validating lookup through
- * all the resolvers (acmev_dnssec.c), then the same rcode rule.  *used is
- * the first resolver: libunbound does not say which one answered.
- */
-static int
-acmev_dns_query_dnssec(const acmev_conf_t *conf, const ldns_rdf *name,
-    ldns_rr_type type, ldns_pkt **pkt, const acmev_ns_t **used, int *dnssec,
-    char *why, size_t whylen)
-{
-    int                 rc;
-    ldns_pkt_rcode      rcode;
-    ldns_lookup_table  *lt;
-
-    rc = acmev_dnssec_query(conf, name, type, pkt, dnssec, why, whylen);
-    if (rc != ACMEV_OK) {
-        return rc;
-    }
-
-    rcode = ldns_pkt_get_rcode(*pkt);
-
-    if (rcode == LDNS_RCODE_NOERROR || rcode == LDNS_RCODE_NXDOMAIN) {
-        *used = &conf->resolvers[0];
-        return ACMEV_OK;
-    }
-
-    lt = ldns_lookup_by_id(ldns_rcodes, rcode);
-    snprintf(why, whylen, "%s", lt ? lt->name : "bad rcode");
-
-    ldns_pkt_free(*pkt);
-    *pkt = NULL;
 
     return ACMEV_EFAILED;
 }

@@ -35,8 +35,7 @@
 static void acmev_usage(FILE *f, const char *prog);
 static int acmev_reload(const char *path);
 static int acmev_pidfile_write(const char *path);
-static int acmev_main_anchor(const acmev_conf_t *conf, char *err,
-    size_t errlen);
+static int acmev_main_anchor(acmev_conf_t *conf, char *err, size_t errlen);
 
 
 static atomic_int  acmev_quit;
@@ -291,16 +290,23 @@ acmev_reload(const char *path)
 }
 
 
-/* a trust anchor file that does not parse stops start-up or a reload */
+/*
+ * the trust anchors become part of the configuration; a file that does
+ * not load stops start-up or a reload
+ */
 static int
-acmev_main_anchor(const acmev_conf_t *conf, char *err, size_t errlen)
+acmev_main_anchor(acmev_conf_t *conf, char *err, size_t errlen)
 {
-    if (conf->dnssec_trust_anchor == NULL) {
-        return ACMEV_OK;
+    int  rc;
+
+    rc = acmev_dnssec_anchor_load(conf, err, errlen);
+
+    if (rc == ACMEV_OK && conf->dnssec_trust_anchor != NULL) {
+        acmev_log(LOG_NOTICE, "DNSSEC validation on: %zu trust anchors "
+                  "from %s", conf->ndnssec_ta, conf->dnssec_trust_anchor);
     }
 
-    return acmev_dnssec_anchor_check(conf->dnssec_trust_anchor, err,
-                                     errlen);
+    return rc;
 }
 
 

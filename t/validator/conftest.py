@@ -160,9 +160,10 @@ class Validator:
 
 
 @contextlib.contextmanager
-def running_validator(stack_env, d, extra=""):
+def running_validator(stack_env, d, extra="", resolvers=None):
     """a validator with its own Redis under directory d; extra: more
-    configuration lines"""
+    configuration lines; resolvers: "ip:port" list (default: the stack's
+    Knot)"""
     v = Validator()
     v.redis_port = free_port()
     v.tls_port = free_port()
@@ -191,7 +192,8 @@ def running_validator(stack_env, d, extra=""):
         conf.write_text(
             "database = %s\n" % stack_env["ACME_DB_CONNINFO"]
             + "redis = 127.0.0.1:%d\n" % v.redis_port
-            + "resolver = 127.0.0.1:%s\n" % stack_env["DNSPORT"]
+            + "".join("resolver = %s\n" % r for r in resolvers or
+                      ["127.0.0.1:%s" % stack_env["DNSPORT"]])
             + "http01_port = %s\n" % stack_env["HTTP01PORT"]
             + "tls_alpn01_port = %d\n" % v.tls_port
             + "caa_identities = %s, ca2.example.test\n" % CA_IDENTITY

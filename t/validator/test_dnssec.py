@@ -10,13 +10,17 @@ the anchors must refuse every bogus answer with a "dns" problem, and
 treat the others as before.
 """
 
+import os
 import pathlib
+import shutil
+import signal
 import subprocess
 
 import pytest
 from cryptography import x509
 
-from conftest import VALIDATOR, Zone
+from conftest import (VALIDATOR, Zone, free_port, job_factory,
+                      running_validator, wait_for)
 from test_tlsalpn01 import Server, make_cert, octets
 
 
@@ -119,31 +123,93 @@ def test_without_anchor_the_bogus_answers_are_used(bogus, job):
     assert "dnssec" not in record[0]
 
 
-def check_config(stack_env, tmp_path, anchor_text):
+def check_config(stack_env, tmp_path, anchor_text, path=None):
     anchor = tmp_path / "anchors"
-    anchor.write_text(anchor_text)
+    if isinstance(anchor_text, bytes):
+        anchor.write_bytes(anchor_text)
+    else:
+        anchor.write_text(anchor_text)
     conf = tmp_path / "v.conf"
     conf.write_text("database = %s\nresolver = 127.0.0.1:%s\n"
                     "dnssec_trust_anchor = %s\n"
                     % (stack_env["ACME_DB_CONNINFO"], stack_env["DNSPORT"],
-                       anchor))
+                       path or anchor))
     r = subprocess.run([str(VALIDATOR), "-t", "-c", str(conf)],
                        capture_output=True, text=True, timeout=20)
     return r.returncode, r.stderr, str(anchor)
 
 
+ROOT_KEY = pathlib.Path("/usr/share/dns/root.key")
+
+
 def test_trust_anchor_file_is_checked_at_start(stack_env, tmp_path):
-    # Debian's root anchor (dns-root-data) is the production choice
-    rc, err, _ = check_config(stack_env, tmp_path,
-                              pathlib.Path("/usr/share/dns/root.key")
-                              .read_text())
+    # Debian's root anchor (dns-root-data) is the production choice; an
+    # editor's byte order mark is no error
+    rc, err, _ = check_config(stack_env, tmp_path, ROOT_KEY.read_text())
     assert rc == 0, err
-    rc, err, path = check_config(stack_env, tmp_path,
-                                 "; comment\n$TTL 60\n"
-                                 "example. IN DS 1 13 2 zz-not-hex\n")
-    assert rc != 0
-    assert path + ":3: " in err
-    rc, err, path = check_config(stack_env, tmp_path,
-                                 "example. 60 IN A 192.0.2.1\n")
-    assert rc != 0
-    assert "no DS or DNSKEY record" in err
+    rc, err, _ = check_config(stack_env, tmp_path,
+                              b"\xef\xbb\xbf" + ROOT_KEY.read_bytes())
+    assert rc == 0, err
+
+    def refused(text, why, path=None):
+        rc, err, anchor = check_config(stack_env, tmp_path, text, path)
+        assert rc != 0, text
+        assert why.replace("PATH", anchor) in err, err
+
+    refused("; comment\n$TTL 60\nexample. IN DS 1 13 2 zz-not-hex\n",
+            "PATH:3: ")
+    refused("; nothing\n", "no DS or DNSKEY record")
+    refused("example. 60 IN A 192.0.2.1\n", "is not a DS or DNSKEY record")
+    refused("example. 60 CH DS 1 13 2 %s\n" % ("ab" * 32),
+            "is not of class IN")
+    refused("example. 60 IN DS 1 13 99 %s\n" % ("ab" * 32),
+            "digest type that is not validated")
+    refused("example. 60 IN DS 1 200 2 %s\n" % ("ab" * 32),
+            "algorithm that is not validated")
+    # a directory or a FIFO must not hang -t, start-up or SIGHUP
+    refused("", "not a regular file", path=str(tmp_path))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused("", "not a regular file", path=str(fifo))
+    # daemon() changes to "/"
+    refused("", "must be an absolute path", path="anchors")
+
+
+def test_anchors_are_kept_until_a_successful_reload(stack_env, bogus,
+                                                    account, tmp_path):
+    """the anchors are read at start and on SIGHUP, not per question: an
+    emptied or half-written file changes nothing, and a reload that fails
+    keeps the running anchors"""
+    anchor = tmp_path / "anchors"
+    shutil.copy(stack_env["DNSSEC_TRUST_ANCHOR"], anchor)
+    with running_validator(stack_env, tmp_path,
+                           "dnssec_trust_anchor = %s\n" % anchor) as v:
+        jobs = job_factory(stack_env, v, account)
+        anchor.write_text("")
+        status, prob, _ = dns01(bogus, jobs, "k1." + bogus.base)
+        assert status == "invalid" and prob["type"] == "dns", prob
+        assert "bogus" in prob["detail"]
+        anchor.write_text("; half\nbogus.test. IN DS 1 13 2 zz\n")
+        v.proc.send_signal(signal.SIGHUP)
+        wait_for("the reload to be refused",
+                 lambda: "keeping the running configuration"
+                 in v.log.read_text())
+        status, prob, _ = dns01(bogus, jobs, "k2." + bogus.base)
+        assert status == "invalid" and prob["type"] == "dns", prob
+        assert "bogus" in prob["detail"]
+
+
+def test_resolvers_are_tried_in_order(stack_env, signed, account, tmp_path):
+    # nothing answers on the first one: the second answers, and the record
+    # names it
+    dead = free_port()
+    knot = "127.0.0.1:%s" % stack_env["DNSPORT"]
+    with running_validator(stack_env, tmp_path,
+                           "dnssec_trust_anchor = %s\n"
+                           % stack_env["DNSSEC_TRUST_ANCHOR"],
+                           resolvers=["127.0.0.1:%d" % dead, knot]) as v:
+        jobs = job_factory(stack_env, v, account)
+        status, prob, record = dns01(signed, jobs, "o1." + signed.base)
+        assert status == "valid", prob
+        assert record[0]["resolver"] == knot
+        assert record[0]["dnssec"] == "secure"
