@@ -16,6 +16,7 @@
 
 #include "acmev_errcode.h"
 #include "acmev_log.h"
+#include "acmev_metrics.h"
 #include "acmev_dnssec.h"
 
 
@@ -392,6 +393,7 @@ acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
         snprintf(why, whylen, "DNSSEC validation failed (bogus): %s",
                  res->why_bogus ? res->why_bogus : "no reason given");
         *bogus = 1;
+        acmev_metrics_error(ACMEV_METRICS_ERR_DNSSEC);
         goto done;
     }
 

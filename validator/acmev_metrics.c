@@ -95,7 +95,7 @@ static const char  *acmev_metrics_les[ACMEV_METRICS_BUCKETS] = {
 };
 
 static const char  *acmev_metrics_err_kinds[ACMEV_METRICS_ERR_MAX] = {
-    "dns", "http", "tls", "store", "redis", "internal"
+    "dns", "http", "tls", "store", "redis", "internal", "dnssec"
 };
 
 

@@ -32,6 +32,7 @@ typedef enum {
     ACMEV_METRICS_ERR_STORE,         /* PostgreSQL */
     ACMEV_METRICS_ERR_REDIS,
     ACMEV_METRICS_ERR_INTERNAL,      /* a check ended without a result */
+    ACMEV_METRICS_ERR_DNSSEC,        /* a bogus answer (RFC 4035 5.5) */
     ACMEV_METRICS_ERR_MAX
 } acmev_metrics_err_e;
 

@@ -12,9 +12,11 @@ treat the others as before.
 
 import os
 import pathlib
+import re
 import shutil
 import signal
 import subprocess
+import urllib.request
 
 import pytest
 from cryptography import x509
@@ -76,7 +78,8 @@ def test_rfc4035_unsigned_zone_is_insecure_and_valid(dns, job_dnssec):
     assert record[0]["dnssec"] == "insecure"
 
 
-def test_rfc4035_5_5_unsigned_txt_in_signed_zone_is_bogus(bogus, job_dnssec):
+def test_rfc4035_5_5_unsigned_txt_in_signed_zone_is_bogus(bogus, job_dnssec,
+                                                         validator_dnssec):
     # the right value, but no RRSIG where the zone's keys require one
     name = "b1." + bogus.base
     status, prob, record = dns01(bogus, job_dnssec, name)
@@ -84,6 +87,12 @@ def test_rfc4035_5_5_unsigned_txt_in_signed_zone_is_bogus(bogus, job_dnssec):
     assert prob["type"] == "dns"
     assert "DNSSEC validation failed (bogus)" in prob["detail"]
     assert "_acme-challenge." + name in prob["detail"]
+    # counted apart from other DNS failures
+    metrics = urllib.request.urlopen(
+        "http://127.0.0.1:%d/metrics" % validator_dnssec.metrics_port,
+        timeout=5).read().decode()
+    assert re.search(r'^acme_validator_errors_total\{kind="dnssec"\} [1-9]',
+                     metrics, re.M), metrics
 
 
 def test_rfc4035_5_5_altered_address_is_bogus(job_dnssec):

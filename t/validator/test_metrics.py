@@ -134,7 +134,8 @@ def test_metrics_count_valid_and_invalid_validations(validator, dns, job):
                  "acme_validator_requeued_challenges_total",
                  "acme_validator_orders_recovered_total"):
         assert (name, frozenset()) in after
-    for kind in ("dns", "http", "tls", "store", "redis", "internal"):
+    for kind in ("dns", "http", "tls", "store", "redis", "internal",
+                 "dnssec"):
         assert ("acme_validator_errors_total",
                 frozenset({("kind", kind)})) in after
 
