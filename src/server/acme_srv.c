@@ -1663,16 +1663,11 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
                               now + ctx->conf->order_lifetime, 0, 0,
                               ids_json, az, n,
                               now + ctx->conf->authz_lifetime,
-                              ctx->conf->authz_reuse);
+                              ctx->conf->authz_reuse, &o);
     free(ids_json);
 
     if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "order create: %s",
-                                 acme_pg_errmsg(ctx->pg));
-    }
-
-    if (acme_pg_order_get(ctx->pg, oid, &o) != ACME_OK) {
-        return acme_srv_internal(ctx, "order reload: %s",
                                  acme_pg_errmsg(ctx->pg));
     }
 
@@ -1728,6 +1723,18 @@ acme_srv_load_order(acme_srv_ctx_t *ctx, acme_order_t *o)
 }
 
 
+/* the order object, 200; o is borrowed */
+static int
+acme_srv_order_reply(acme_srv_ctx_t *ctx, const acme_order_t *o)
+{
+    if (strcmp(o->status, "processing") == 0) {
+        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
+    }
+
+    return acme_srv_json(ctx, 200, acme_srv_order_json(ctx, o));
+}
+
+
 static int
 acme_srv_order(acme_srv_ctx_t *ctx)
 {
@@ -1738,11 +1745,7 @@ acme_srv_order(acme_srv_ctx_t *ctx)
         return ACME_ERROR;
     }
 
-    if (strcmp(o.status, "processing") == 0) {
-        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
-    }
-
-    rc = acme_srv_json(ctx, 200, acme_srv_order_json(ctx, &o));
+    rc = acme_srv_order_reply(ctx, &o);
     acme_order_clear(&o);
 
     return rc;
@@ -1762,6 +1765,7 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     char             cid[ACME_ID_LEN + 1];
     size_t           i, der_len;
     acme_ca_t       *ca;
+    acme_order_t     done;
     acme_problem_t   p;
     unsigned char   *der, serial[16];
     acme_ca_issue_t  in;
@@ -1845,7 +1849,8 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     rc = (chain != NULL) ? acme_pg_finalize_finish(ctx->pg, o->id, cid, der,
                                                    der_len, chain,
                                                    in.not_before,
-                                                   in.not_after, audit)
+                                                   in.not_after, audit,
+                                                   &done)
                          : ACME_ERROR;
     free(audit);
     free(chain);
@@ -1857,6 +1862,11 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
                                  "%s", serial_hex, o->public_id,
                                  acme_pg_errmsg(ctx->pg));
     }
+
+    /* from here on *o is the order as issuance left it (names and types
+     * are the caller's, not o's) */
+    acme_order_clear(o);
+    *o = done;
 
     acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s, s:s, s:o}", "event",
                                    "certificate.issued", "serial",
@@ -2053,12 +2063,14 @@ done:
     X509_REQ_free(req);
 
     if (rc == ACME_OK) {
-        /* RFC 8555 7.4: the answer is the updated order object */
+        /* RFC 8555 7.4: the answer is the updated order object (as the
+         * statement that made it valid returned it) */
         acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location),
                      ctx->req, "order", o.public_id, NULL);
+        rc = acme_srv_order_reply(ctx, &o);
         acme_order_clear(&o);
 
-        return acme_srv_order(ctx);
+        return rc;
     }
 
     acme_order_clear(&o);
@@ -2166,7 +2178,7 @@ static int
 acme_srv_chall(acme_srv_ctx_t *ctx)
 {
     int            rc;
-    char           id[ACME_ID_LEN + 1];
+    int64_t        chall_id;
     acme_authz_t   az;
 
     if (acme_srv_load_authz(ctx, 1, &az) != ACME_OK) {
@@ -2181,10 +2193,13 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
                                     "object {}");
         }
 
-        rc = acme_pg_chall_start(ctx->pg, az.challs[0].id, time(NULL));
+        /* ACME_CONFLICT: already started or final; answer its state */
+        chall_id = az.challs[0].id;
+        acme_authz_clear(&az);
+
+        rc = acme_pg_chall_start(ctx->pg, chall_id, time(NULL), &az);
 
         if (rc == ACME_ERROR) {
-            acme_authz_clear(&az);
             return acme_srv_internal(ctx, "challenge start: %s",
                                      acme_pg_errmsg(ctx->pg));
         }
@@ -2201,15 +2216,6 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
                          az.challs[0].public_id,
                          acme_redis_errmsg(ctx->rd));
             }
-        }
-
-        /* ACME_CONFLICT: already started or final; answer its state */
-        memcpy(id, az.challs[0].public_id, sizeof(id));
-        acme_authz_clear(&az);
-
-        if (acme_pg_chall_get(ctx->pg, id, &az) != ACME_OK) {
-            return acme_srv_internal(ctx, "challenge reload: %s",
-                                     acme_pg_errmsg(ctx->pg));
         }
     }
 
