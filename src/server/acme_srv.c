@@ -1018,45 +1018,58 @@ acme_eab_check(acme_srv_ctx_t *ctx, char *kid)
 
 
 /* RFC 8555 7.3 */
+/*
+ * RFC 8555 7.3.1: the account of this newAccount's key, answered as it
+ * is (200), or 401 when it is no longer valid (7.3.6: nothing more is
+ * accepted from a deactivated account's key, a lookup included).  Returns
+ * ACME_NOT_FOUND, with nothing answered, when the key has no account.
+ */
 static int
-acme_srv_new_account(acme_srv_ctx_t *ctx)
+acme_srv_account_existing(acme_srv_ctx_t *ctx)
 {
-    int              rc, tos;
-    char            *contact;
-    char             id[ACME_ID_LEN + 1];
-    char             eab_kid[ACME_EAB_KID_MAX + 1];
-    char            *binding;
-    const char      *subject;
-    json_t          *v;
-    acme_account_t   a;
-
-    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
-                                "newAccount payload must be a JSON object");
-    }
+    int             rc;
+    acme_account_t  a;
 
     rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
                                        ctx->thumbprint, &a);
-    if (rc == ACME_ERROR) {
+    if (rc == ACME_NOT_FOUND) {
+        return ACME_NOT_FOUND;
+    }
+
+    if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "account lookup: %s",
                                  acme_pg_errmsg(ctx->pg));
     }
 
-    /* RFC 8555 7.3.6: nothing more is accepted from a deactivated
-     * account's key, a lookup included */
-    if (rc == ACME_OK && strcmp(a.status, "valid") != 0) {
+    if (strcmp(a.status, "valid") != 0) {
         acme_problem_set_status(&ctx->prob, ACME_PROB_UNAUTHORIZED, 401,
                                 "the account of this key is %s", a.status);
         acme_account_clear(&a);
         return ACME_ERROR;
     }
 
-    /* RFC 8555 7.3.1: an existing key returns its account, 200 */
-    if (rc == ACME_OK) {
-        rc = acme_srv_account_reply(ctx, 200, &a);
-        acme_account_clear(&a);
-        return rc;
-    }
+    rc = acme_srv_account_reply(ctx, 200, &a);
+    acme_account_clear(&a);
+
+    return rc;
+}
+
+
+/*
+ * The checks of a newAccount for a new key, in RFC order: *tos and
+ * *contact (malloc'ed JSON array, caller frees) on ACME_OK, eab_kid as
+ * for acme_eab_check(); the new_accounts_per_ip token is spent last.
+ */
+static int
+acme_srv_new_account_check(acme_srv_ctx_t *ctx, int *tos, char **contact,
+    char *eab_kid)
+{
+    json_t      *v;
+    const char  *subject;
+
+    *tos = 0;
+    *contact = NULL;
+    eab_kid[0] = '\0';
 
     v = json_object_get(ctx->payload, "onlyReturnExisting");
     if (v && !json_is_boolean(v)) {
@@ -1075,17 +1088,15 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
                                 "\"termsOfServiceAgreed\" must be a boolean");
     }
 
-    tos = json_is_true(v);
+    *tos = json_is_true(v);
 
     /* RFC 8555 7.3: with terms of service, the client must agree */
-    if (ctx->conf->tos_url && !tos) {
+    if (ctx->conf->tos_url && !*tos) {
         return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
                                 "you must agree to the terms of service "
                                 "(%.200s): set \"termsOfServiceAgreed\"",
                                 ctx->conf->tos_url);
     }
-
-    contact = NULL;
 
     v = json_object_get(ctx->payload, "contact");
 
@@ -1101,12 +1112,12 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     }
 
     if (v == NULL) {
-        contact = strdup("[]");
-        if (contact == NULL) {
+        *contact = strdup("[]");
+        if (*contact == NULL) {
             return acme_srv_internal(ctx, "out of memory");
         }
 
-    } else if (acme_srv_contact(ctx, v, &contact) != ACME_OK) {
+    } else if (acme_srv_contact(ctx, v, contact) != ACME_OK) {
         return ACME_ERROR;
     }
 
@@ -1115,7 +1126,66 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     if (acme_srv_rate_limit(ctx, ACME_SRV_RL_NEW_ACCOUNT, &subject, 1)
         != ACME_OK)
     {
-        free(contact);
+        free(*contact);
+        *contact = NULL;
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_new_account(acme_srv_ctx_t *ctx)
+{
+    int              rc, tos, first;
+    char            *contact;
+    char             id[ACME_ID_LEN + 1];
+    char             eab_kid[ACME_EAB_KID_MAX + 1];
+    char            *binding;
+    acme_account_t   a;
+    acme_problem_t   prob;
+
+    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "newAccount payload must be a JSON object");
+    }
+
+    /*
+     * RFC 8555 7.3.1: an existing key returns its account, whatever the
+     * rest of the payload says.  The lookup comes first when the checks of
+     * a new key read the database or spend a rate-limit token (EAB,
+     * new_accounts_per_ip), which an existing key must not do; otherwise
+     * the insert finds out, and the lookup runs only when it conflicts or
+     * a check fails.
+     */
+    first = ctx->conf->eab != ACME_SRV_EAB_OFF
+            || (ctx->conf->rate[ACME_SRV_RL_NEW_ACCOUNT].interval_ms
+                && !acme_srv_rl_exempt(ctx));
+
+    if (first) {
+        rc = acme_srv_account_existing(ctx);
+        if (rc != ACME_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    if (acme_srv_new_account_check(ctx, &tos, &contact, eab_kid)
+        != ACME_OK)
+    {
+        if (first || ctx->prob.type == ACME_PROB_SERVER_INTERNAL) {
+            return ACME_ERROR;
+        }
+
+        prob = ctx->prob;
+
+        rc = acme_srv_account_existing(ctx);
+        if (rc != ACME_NOT_FOUND) {
+            return rc;
+        }
+
+        ctx->prob = prob;
+
         return ACME_ERROR;
     }
 
@@ -1139,16 +1209,14 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     free(contact);
 
     if (rc == ACME_CONFLICT) {
-        /* created by a concurrent request with the same key */
-        rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
-                                           ctx->thumbprint, &a);
-        if (rc != ACME_OK) {
-            return acme_srv_internal(ctx, "account lookup after a race: %s",
-                                     acme_pg_errmsg(ctx->pg));
+        /* the key's account, or one created by a concurrent request with
+         * the same key */
+        rc = acme_srv_account_existing(ctx);
+        if (rc == ACME_NOT_FOUND) {
+            return acme_srv_internal(ctx, "account lookup after a "
+                                     "conflict: none");
         }
 
-        rc = acme_srv_account_reply(ctx, 200, &a);
-        acme_account_clear(&a);
         return rc;
     }
 
