@@ -80,6 +80,7 @@ typedef struct {
     const char             *id;        /* resource id in the path */
     size_t                  id_len;
     const char             *cursor;    /* orders list page, NULL: first */
+    acme_pg_res_t           res;       /* read with the account, once */
 } acme_srv_ctx_t;
 
 
@@ -1769,7 +1770,15 @@ acme_srv_load_order(acme_srv_ctx_t *ctx, acme_order_t *o)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = acme_pg_order_get(ctx->pg, id, o);
+    if (ctx->res.kind == ACME_PG_RES_ORDER) {
+        /* read with the account (acme_srv_kid) */
+        rc = ctx->res.rc;
+        *o = ctx->res.order;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = acme_pg_order_get(ctx->pg, id, o);
+    }
 
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
@@ -2162,8 +2171,16 @@ acme_srv_load_authz(acme_srv_ctx_t *ctx, int chall, acme_authz_t *az)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = chall ? acme_pg_chall_get(ctx->pg, id, az)
-               : acme_pg_authz_get(ctx->pg, id, az);
+    if (ctx->res.kind == (chall ? ACME_PG_RES_CHALL : ACME_PG_RES_AUTHZ)) {
+        /* read with the account (acme_srv_kid); a reload reads afresh */
+        rc = ctx->res.rc;
+        *az = ctx->res.authz;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = chall ? acme_pg_chall_get(ctx->pg, id, az)
+                   : acme_pg_authz_get(ctx->pg, id, az);
+    }
 
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
@@ -2335,7 +2352,15 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = acme_pg_cert_get(ctx->pg, id, &c);
+    if (ctx->res.kind == ACME_PG_RES_CERT) {
+        /* read with the account (acme_srv_kid) */
+        rc = ctx->res.rc;
+        c = ctx->res.cert;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = acme_pg_cert_get(ctx->pg, id, &c);
+    }
 
     if (rc == ACME_NOT_FOUND || (rc == ACME_OK && c.der == NULL)) {
         acme_cert_clear(&c);
@@ -2968,16 +2993,23 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
 }
 
 
-/* the account behind "kid" (RFC 8555 6.2) and its key */
+/*
+ * The account behind "kid" (RFC 8555 6.2) and its key.  The object the
+ * URL names (an order, authorization, challenge or certificate) is read in
+ * the same round trip into ctx->res, for its handler to take once (it is
+ * looked at only after the request is verified).
+ */
 static int
-acme_srv_kid(acme_srv_ctx_t *ctx)
+acme_srv_kid(acme_srv_ctx_t *ctx, acme_srv_route_e route)
 {
     int                    rc;
     size_t                 n;
     json_t                *jwk;
     const char            *kid, *id;
+    acme_pg_res_e          kind;
     acme_srv_tls_t        *t;
     acme_srv_key_entry_t  *e;
+    char                   rid[ACME_ID_LEN + 1];
 
     kid = ctx->jws.kid;
     n = strlen(kid);
@@ -2994,8 +3026,28 @@ acme_srv_kid(acme_srv_ctx_t *ctx)
 
     id = kid + ctx->req->base_len + 5;
 
-    rc = acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name, id,
-                                      &ctx->acct);
+    kind = ACME_PG_RES_NONE;
+
+    if (ctx->id_len == ACME_ID_LEN
+        || (route == ACME_SRV_CERT && ctx->id_len == ACME_ID_LEN + 2))
+    {
+        kind = (route == ACME_SRV_ORDER || route == ACME_SRV_FINALIZE)
+               ? ACME_PG_RES_ORDER
+               : (route == ACME_SRV_AUTHZ) ? ACME_PG_RES_AUTHZ
+               : (route == ACME_SRV_CHALL) ? ACME_PG_RES_CHALL
+               : (route == ACME_SRV_CERT) ? ACME_PG_RES_CERT
+               : ACME_PG_RES_NONE;
+    }
+
+    rid[0] = '\0';
+
+    if (kind != ACME_PG_RES_NONE) {
+        memcpy(rid, ctx->id, ACME_ID_LEN);
+        rid[ACME_ID_LEN] = '\0';
+    }
+
+    rc = acme_pg_account_with(ctx->pg, ctx->conf->ca_name, id, kind, rid,
+                              &ctx->acct, &ctx->res);
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set(&ctx->prob,
                                 ACME_PROB_ACCOUNT_DOES_NOT_EXIST,
@@ -3159,7 +3211,7 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
                                     "\"kid\", not \"jwk\" (RFC 8555 6.2)");
         }
 
-        if (acme_srv_kid(ctx) != ACME_OK) {
+        if (acme_srv_kid(ctx, route) != ACME_OK) {
             return ACME_ERROR;
         }
     }
@@ -3365,6 +3417,7 @@ done:
     acme_jws_clear(&ctx->jws);
     EVP_PKEY_free(ctx->key);
     acme_account_clear(&ctx->acct);
+    acme_pg_res_clear(&ctx->res);
     free(ctx);
 
     ERR_clear_error();

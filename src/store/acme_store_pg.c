@@ -539,6 +539,14 @@ done:
     "id, public_id, status, jwk, contact, tos_agreed, "                      \
     "extract(epoch from created_at)::bigint, eab_binding"
 
+/* the same, of accounts "acc" in a join */
+#define ACME_PG_ACCOUNT_ACC_COLS                                             \
+    "acc.id, acc.public_id, acc.status, acc.jwk, acc.contact, "              \
+    "acc.tos_agreed, extract(epoch from acc.created_at)::bigint, "          \
+    "acc.eab_binding"
+
+#define ACME_PG_ACCOUNT_NCOLS  8
+
 
 static int
 acme_pg_account_row(PGresult *res, acme_account_t *a)
@@ -926,34 +934,35 @@ acme_pg_text_array(const char *const *v, size_t n)
     "ON a.id = oa.authorization_id WHERE oa.order_id = o.id) x"
 
 
-/* the order in row 0 of ACME_PG_ORDER_COLS: ACME_OK, ACME_NOT_FOUND (no
- * row) or ACME_ERROR (out of memory); *o as for acme_pg_order_get() */
+/* the order in row 0 of ACME_PG_ORDER_COLS from column b: ACME_OK,
+ * ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR (out of memory); *o
+ * as for acme_pg_order_get() */
 static int
-acme_pg_order_row(PGresult *res, acme_order_t *o)
+acme_pg_order_row(PGresult *res, int b, acme_order_t *o)
 {
     int  rc;
 
     memset(o, 0, sizeof(*o));
 
-    if (PQntuples(res) == 0) {
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, b)) {
         return ACME_NOT_FOUND;
     }
 
-    o->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(o->public_id, sizeof(o->public_id), res, 0, 1);
-    o->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    acme_pg_copy(o->status, sizeof(o->status), res, 0, 3);
-    o->expires = acme_pg_time(res, 0, 4);
-    o->not_before = acme_pg_time(res, 0, 5);
-    o->not_after = acme_pg_time(res, 0, 6);
-    o->identifiers = acme_pg_strdup(res, 0, 7);
-    o->error = acme_pg_strdup(res, 0, 8);
-    acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, 9);
+    o->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(o->public_id, sizeof(o->public_id), res, 0, b + 1);
+    o->account_id = strtoll(PQgetvalue(res, 0, b + 2), NULL, 10);
+    acme_pg_copy(o->status, sizeof(o->status), res, 0, b + 3);
+    o->expires = acme_pg_time(res, 0, b + 4);
+    o->not_before = acme_pg_time(res, 0, b + 5);
+    o->not_after = acme_pg_time(res, 0, b + 6);
+    o->identifiers = acme_pg_strdup(res, 0, b + 7);
+    o->error = acme_pg_strdup(res, 0, b + 8);
+    acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, b + 9);
 
-    o->authz_unusable = PQgetvalue(res, 0, 11)[0] == 't';
+    o->authz_unusable = PQgetvalue(res, 0, b + 11)[0] == 't';
 
-    rc = acme_pg_split_ids(PQgetisnull(res, 0, 10) ? NULL
-                           : PQgetvalue(res, 0, 10), &o->authz_ids,
+    rc = acme_pg_split_ids(PQgetisnull(res, 0, b + 10) ? NULL
+                           : PQgetvalue(res, 0, b + 10), &o->authz_ids,
                            &o->nauthz);
 
     if (rc != ACME_OK || o->identifiers == NULL) {
@@ -1107,7 +1116,7 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
         return ACME_ERROR;
     }
 
-    rc = acme_pg_order_row(res, o);
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
     if (rc == ACME_NOT_FOUND) {
@@ -1198,7 +1207,7 @@ acme_pg_order_get(acme_pg_t *pg, const char *public_id, acme_order_t *o)
         return ACME_ERROR;
     }
 
-    rc = acme_pg_order_row(res, o);
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
     return rc;
@@ -1236,17 +1245,23 @@ acme_pg_strv_free(char **v, size_t n)
 /* authorizations and challenges */
 
 
-#define ACME_PG_AUTHZ_SELECT                                                 \
-    "SELECT a.id, a.public_id, a.account_id, a.identifier_type, "            \
+#define ACME_PG_AUTHZ_COLS                                                   \
+    "a.id, a.public_id, a.account_id, a.identifier_type, "                   \
     "a.identifier_value, a.wildcard, a.status, "                             \
     "extract(epoch from a.expires)::bigint, "                                \
     "c.id, c.public_id, c.type, c.token, c.status, "                         \
-    "extract(epoch from c.validated)::bigint, c.error "                      \
+    "extract(epoch from c.validated)::bigint, c.error"
+
+#define ACME_PG_AUTHZ_SELECT                                                 \
+    "SELECT " ACME_PG_AUTHZ_COLS " "                                         \
     "FROM authorizations a JOIN challenges c ON c.authorization_id = a.id "
 
 
+/* the authorization with one challenge a row, of ACME_PG_AUTHZ_COLS from
+ * column b: ACME_OK, ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR
+ * (out of memory) */
 static int
-acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
+acme_pg_authz_rows(PGresult *res, int b, acme_authz_t *az)
 {
     int            i, n;
     acme_chall_t  *ch;
@@ -1254,19 +1269,20 @@ acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
     memset(az, 0, sizeof(*az));
     n = PQntuples(res);
 
-    if (n == 0) {
+    if (n == 0 || PQgetisnull(res, 0, b)) {
         return ACME_NOT_FOUND;
     }
 
-    az->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(az->public_id, sizeof(az->public_id), res, 0, 1);
-    az->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    acme_pg_copy(az->identifier_type, sizeof(az->identifier_type), res, 0, 3);
+    az->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(az->public_id, sizeof(az->public_id), res, 0, b + 1);
+    az->account_id = strtoll(PQgetvalue(res, 0, b + 2), NULL, 10);
+    acme_pg_copy(az->identifier_type, sizeof(az->identifier_type), res, 0,
+                 b + 3);
     acme_pg_copy(az->identifier_value, sizeof(az->identifier_value), res, 0,
-                 4);
-    az->wildcard = PQgetvalue(res, 0, 5)[0] == 't';
-    acme_pg_copy(az->status, sizeof(az->status), res, 0, 6);
-    az->expires = acme_pg_time(res, 0, 7);
+                 b + 4);
+    az->wildcard = PQgetvalue(res, 0, b + 5)[0] == 't';
+    acme_pg_copy(az->status, sizeof(az->status), res, 0, b + 6);
+    az->expires = acme_pg_time(res, 0, b + 7);
 
     az->challs = calloc(n, sizeof(acme_chall_t));
     if (az->challs == NULL) {
@@ -1275,13 +1291,13 @@ acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
 
     for (i = 0; i < n; i++) {
         ch = &az->challs[i];
-        ch->id = strtoll(PQgetvalue(res, i, 8), NULL, 10);
-        acme_pg_copy(ch->public_id, sizeof(ch->public_id), res, i, 9);
-        acme_pg_copy(ch->type, sizeof(ch->type), res, i, 10);
-        acme_pg_copy(ch->token, sizeof(ch->token), res, i, 11);
-        acme_pg_copy(ch->status, sizeof(ch->status), res, i, 12);
-        ch->validated = acme_pg_time(res, i, 13);
-        ch->error = acme_pg_strdup(res, i, 14);
+        ch->id = strtoll(PQgetvalue(res, i, b + 8), NULL, 10);
+        acme_pg_copy(ch->public_id, sizeof(ch->public_id), res, i, b + 9);
+        acme_pg_copy(ch->type, sizeof(ch->type), res, i, b + 10);
+        acme_pg_copy(ch->token, sizeof(ch->token), res, i, b + 11);
+        acme_pg_copy(ch->status, sizeof(ch->status), res, i, b + 12);
+        ch->validated = acme_pg_time(res, i, b + 13);
+        ch->error = acme_pg_strdup(res, i, b + 14);
         az->nchalls++;
     }
 
@@ -1305,7 +1321,7 @@ acme_pg_authz_query(acme_pg_t *pg, const char *sql, const char *public_id,
         return ACME_ERROR;
     }
 
-    rc = acme_pg_authz_rows(res, az);
+    rc = acme_pg_authz_rows(res, 0, az);
     PQclear(res);
 
     if (rc == ACME_ERROR) {
@@ -1434,7 +1450,7 @@ acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now,
         return ACME_ERROR;
     }
 
-    rc = acme_pg_authz_rows(res, az);
+    rc = acme_pg_authz_rows(res, 0, az);
     started = rc == ACME_OK && PQgetvalue(res, 0, 15)[0] == 't';
     PQclear(res);
 
@@ -1772,7 +1788,7 @@ acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
         return ACME_ERROR;
     }
 
-    rc = acme_pg_order_row(res, o);
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
     if (rc == ACME_NOT_FOUND) {
@@ -2117,10 +2133,42 @@ acme_pg_unhex(const char *s, size_t *len)
     "extract(epoch from c.revoked_at)::bigint"
 
 
+/* the certificate in row 0 of ACME_PG_CERT_COLS from column b: ACME_OK,
+ * ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR (out of memory) */
+static int
+acme_pg_cert_row(PGresult *res, int b, acme_cert_t *c)
+{
+    memset(c, 0, sizeof(*c));
+
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, b)) {
+        return ACME_NOT_FOUND;
+    }
+
+    c->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(c->public_id, sizeof(c->public_id), res, 0, b + 1);
+    acme_pg_copy(c->serial, sizeof(c->serial), res, 0, b + 2);
+    c->order_id = strtoll(PQgetvalue(res, 0, b + 3), NULL, 10);
+    c->account_id = strtoll(PQgetvalue(res, 0, b + 4), NULL, 10);
+
+    if (!PQgetisnull(res, 0, b + 5)) {
+        c->der = acme_pg_unhex(PQgetvalue(res, 0, b + 5), &c->der_len);
+        if (c->der == NULL) {
+            return ACME_ERROR;
+        }
+    }
+
+    c->chain = acme_pg_strdup(res, 0, b + 6);
+    c->revoked_at = acme_pg_time(res, 0, b + 7);
+
+    return ACME_OK;
+}
+
+
 static int
 acme_pg_cert_query(acme_pg_t *pg, const char *sql, int n,
     const char *const *params, acme_cert_t *c)
 {
+    int        rc;
     PGresult  *res;
 
     memset(c, 0, sizeof(*c));
@@ -2130,30 +2178,10 @@ acme_pg_cert_query(acme_pg_t *pg, const char *sql, int n,
         return ACME_ERROR;
     }
 
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return ACME_NOT_FOUND;
-    }
-
-    c->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(c->public_id, sizeof(c->public_id), res, 0, 1);
-    acme_pg_copy(c->serial, sizeof(c->serial), res, 0, 2);
-    c->order_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-    c->account_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-
-    if (!PQgetisnull(res, 0, 5)) {
-        c->der = acme_pg_unhex(PQgetvalue(res, 0, 5), &c->der_len);
-        if (c->der == NULL) {
-            PQclear(res);
-            return ACME_ERROR;
-        }
-    }
-
-    c->chain = acme_pg_strdup(res, 0, 6);
-    c->revoked_at = acme_pg_time(res, 0, 7);
+    rc = acme_pg_cert_row(res, 0, c);
     PQclear(res);
 
-    return ACME_OK;
+    return rc;
 }
 
 
@@ -2331,6 +2359,117 @@ acme_pg_account_rekey(acme_pg_t *pg, int64_t id, const char *old_thumbprint,
     PQclear(res);
 
     return n ? ACME_OK : ACME_CONFLICT;
+}
+
+
+/*
+ * The statements of acme_pg_account_with(), by kind: the account row
+ * (ACME_PG_ACCOUNT_NCOLS columns) joined with the resource's, whose
+ * columns are NULL when it does not exist.
+ */
+static const char  *acme_pg_account_with_sql[] = {
+    /* ACME_PG_RES_ORDER */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", "
+    ACME_PG_ORDER_COLS("coalesce(c.public_id, '')", ACME_PG_ORDER_AUTHZ)
+    " FROM accounts acc LEFT JOIN orders o ON o.public_id = $3 "
+    "LEFT JOIN certificates c ON c.id = o.certificate_id "
+    "WHERE acc.ca = $1 AND acc.public_id = $2",
+
+    /* ACME_PG_RES_AUTHZ */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_AUTHZ_COLS
+    " FROM accounts acc LEFT JOIN (authorizations a JOIN challenges c "
+    "ON c.authorization_id = a.id) ON a.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2 ORDER BY c.id",
+
+    /* ACME_PG_RES_CHALL */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_AUTHZ_COLS
+    " FROM accounts acc LEFT JOIN (authorizations a JOIN challenges c "
+    "ON c.authorization_id = a.id) ON c.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2",
+
+    /* ACME_PG_RES_CERT */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_CERT_COLS
+    " FROM accounts acc LEFT JOIN certificates c ON c.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2"
+};
+
+
+int
+acme_pg_account_with(acme_pg_t *pg, const char *ca, const char *public_id,
+    acme_pg_res_e kind, const char *res_public_id, acme_account_t *a,
+    acme_pg_res_t *r)
+{
+    int          rc, b;
+    PGresult    *res;
+    const char  *params[3];
+
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->rc = ACME_NOT_FOUND;
+
+    if (kind == ACME_PG_RES_NONE) {
+        return acme_pg_account_by_public_id(pg, ca, public_id, a);
+    }
+
+    params[0] = ca;
+    params[1] = public_id;
+    params[2] = res_public_id;
+
+    res = acme_pg_run(pg, acme_pg_account_with_sql[kind - 1], 3, params,
+                      PGRES_TUPLES_OK);
+    if (res == NULL) {
+        memset(a, 0, sizeof(*a));
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_account_row(res, a);
+    b = ACME_PG_ACCOUNT_NCOLS;
+
+    if (rc == ACME_OK) {
+        switch (kind) {
+
+        case ACME_PG_RES_ORDER:
+            r->rc = acme_pg_order_row(res, b, &r->order);
+            break;
+
+        case ACME_PG_RES_AUTHZ:
+        case ACME_PG_RES_CHALL:
+            r->rc = acme_pg_authz_rows(res, b, &r->authz);
+
+            if (r->rc == ACME_ERROR) {
+                acme_authz_clear(&r->authz);
+            }
+
+            break;
+
+        default:
+            r->rc = acme_pg_cert_row(res, b, &r->cert);
+
+            if (r->rc == ACME_ERROR) {
+                acme_cert_clear(&r->cert);
+            }
+
+            break;
+        }
+
+        if (r->rc == ACME_ERROR) {
+            snprintf(pg->err, sizeof(pg->err), "out of memory");
+        }
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+void
+acme_pg_res_clear(acme_pg_res_t *r)
+{
+    acme_order_clear(&r->order);
+    acme_authz_clear(&r->authz);
+    acme_cert_clear(&r->cert);
+    memset(r, 0, sizeof(*r));
 }
 
 

@@ -88,6 +88,25 @@ typedef struct {
     time_t       revoked_at;
 } acme_cert_t;
 
+/* what a request's URL names, read together with its account */
+typedef enum {
+    ACME_PG_RES_NONE = 0,
+    ACME_PG_RES_ORDER,           /* an order by public id */
+    ACME_PG_RES_AUTHZ,           /* an authorization by public id */
+    ACME_PG_RES_CHALL,           /* a challenge (and its authorization) */
+    ACME_PG_RES_CERT             /* a certificate by public id */
+} acme_pg_res_e;
+
+/* the resource read by acme_pg_account_with(); free with
+ * acme_pg_res_clear() */
+typedef struct {
+    acme_pg_res_e  kind;
+    int            rc;           /* ACME_OK, ACME_NOT_FOUND, ACME_ERROR */
+    acme_order_t   order;        /* ACME_PG_RES_ORDER */
+    acme_authz_t   authz;        /* ACME_PG_RES_AUTHZ, ACME_PG_RES_CHALL */
+    acme_cert_t    cert;         /* ACME_PG_RES_CERT */
+} acme_pg_res_t;
+
 /* a new identifier for acme_pg_order_create() */
 typedef struct {
     const char  *type;           /* "dns" or "ip" */
@@ -157,6 +176,21 @@ int acme_pg_account_create(acme_pg_t *pg, const char *ca,
     const char *public_id, const char *thumbprint, const char *jwk,
     const char *contact, int tos_agreed, const char *eab_binding,
     acme_account_t *a);
+/*
+ * The account with public id public_id (as acme_pg_account_by_public_id(),
+ * whose return codes it has) and, in the same statement, the resource of
+ * kind with public id res_public_id, as acme_pg_order_get(),
+ * acme_pg_authz_get(), acme_pg_chall_get() or acme_pg_cert_get() would
+ * read it: r->rc is their return code (ACME_NOT_FOUND also when the
+ * account was not found).  One round trip for a request's "kid" and the
+ * object its URL names.  *r is the caller's to free with
+ * acme_pg_res_clear() whatever the result; ACME_PG_RES_NONE reads only the
+ * account.
+ */
+int acme_pg_account_with(acme_pg_t *pg, const char *ca,
+    const char *public_id, acme_pg_res_e kind, const char *res_public_id,
+    acme_account_t *a, acme_pg_res_t *r);
+void acme_pg_res_clear(acme_pg_res_t *r);
 /* contact == NULL keeps it; status == NULL keeps it (valid -> deactivated
  * only, RFC 8555 7.3.6) */
 int acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
