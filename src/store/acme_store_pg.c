@@ -1470,6 +1470,10 @@ acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now,
 
     rc = acme_pg_chall_get(pg, pub, az);
 
+    if (rc == ACME_NOT_FOUND) {
+        snprintf(pg->err, sizeof(pg->err), "challenge %s vanished", pub);
+    }
+
     return rc == ACME_OK ? ACME_CONFLICT : ACME_ERROR;
 }
 
