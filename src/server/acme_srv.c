@@ -3001,13 +3001,13 @@ static int
 acme_srv_kid(acme_srv_ctx_t *ctx, acme_srv_route_e route)
 {
     int                    rc;
+    char                   rid[ACME_ID_LEN + 1];
     size_t                 n;
     json_t                *jwk;
     const char            *kid, *id;
     acme_pg_res_e          kind;
     acme_srv_tls_t        *t;
     acme_srv_key_entry_t  *e;
-    char                   rid[ACME_ID_LEN + 1];
 
     kid = ctx->jws.kid;
     n = strlen(kid);

@@ -1052,9 +1052,9 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     int reuse_window, acme_order_t *o)
 {
     int           rc;
-    size_t        i, j, k, nch;
     char          acct[32], exp[32], nb[32], na[32], aexp[32], reuse[32];
     char         *arrays[8];
+    size_t        i, j, k, nch;
     PGresult     *res;
     const char   *params[16];
     const char  **v[8];
