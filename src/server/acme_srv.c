@@ -80,6 +80,7 @@ typedef struct {
     const char             *id;        /* resource id in the path */
     size_t                  id_len;
     const char             *cursor;    /* orders list page, NULL: first */
+    acme_pg_res_t           res;       /* read with the account, once */
 } acme_srv_ctx_t;
 
 
@@ -1018,45 +1019,58 @@ acme_eab_check(acme_srv_ctx_t *ctx, char *kid)
 
 
 /* RFC 8555 7.3 */
+/*
+ * RFC 8555 7.3.1: the account of this newAccount's key, answered as it
+ * is (200), or 401 when it is no longer valid (7.3.6: nothing more is
+ * accepted from a deactivated account's key, a lookup included).  Returns
+ * ACME_NOT_FOUND, with nothing answered, when the key has no account.
+ */
 static int
-acme_srv_new_account(acme_srv_ctx_t *ctx)
+acme_srv_account_existing(acme_srv_ctx_t *ctx)
 {
-    int              rc, tos;
-    char            *contact;
-    char             id[ACME_ID_LEN + 1];
-    char             eab_kid[ACME_EAB_KID_MAX + 1];
-    char            *binding;
-    const char      *subject;
-    json_t          *v;
-    acme_account_t   a;
-
-    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
-        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
-                                "newAccount payload must be a JSON object");
-    }
+    int             rc;
+    acme_account_t  a;
 
     rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
                                        ctx->thumbprint, &a);
-    if (rc == ACME_ERROR) {
+    if (rc == ACME_NOT_FOUND) {
+        return ACME_NOT_FOUND;
+    }
+
+    if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "account lookup: %s",
                                  acme_pg_errmsg(ctx->pg));
     }
 
-    /* RFC 8555 7.3.6: nothing more is accepted from a deactivated
-     * account's key, a lookup included */
-    if (rc == ACME_OK && strcmp(a.status, "valid") != 0) {
+    if (strcmp(a.status, "valid") != 0) {
         acme_problem_set_status(&ctx->prob, ACME_PROB_UNAUTHORIZED, 401,
                                 "the account of this key is %s", a.status);
         acme_account_clear(&a);
         return ACME_ERROR;
     }
 
-    /* RFC 8555 7.3.1: an existing key returns its account, 200 */
-    if (rc == ACME_OK) {
-        rc = acme_srv_account_reply(ctx, 200, &a);
-        acme_account_clear(&a);
-        return rc;
-    }
+    rc = acme_srv_account_reply(ctx, 200, &a);
+    acme_account_clear(&a);
+
+    return rc;
+}
+
+
+/*
+ * The checks of a newAccount for a new key, in RFC order: *tos and
+ * *contact (malloc'ed JSON array, caller frees) on ACME_OK, eab_kid as
+ * for acme_eab_check(); the new_accounts_per_ip token is spent last.
+ */
+static int
+acme_srv_new_account_check(acme_srv_ctx_t *ctx, int *tos, char **contact,
+    char *eab_kid)
+{
+    json_t      *v;
+    const char  *subject;
+
+    *tos = 0;
+    *contact = NULL;
+    eab_kid[0] = '\0';
 
     v = json_object_get(ctx->payload, "onlyReturnExisting");
     if (v && !json_is_boolean(v)) {
@@ -1075,17 +1089,15 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
                                 "\"termsOfServiceAgreed\" must be a boolean");
     }
 
-    tos = json_is_true(v);
+    *tos = json_is_true(v);
 
     /* RFC 8555 7.3: with terms of service, the client must agree */
-    if (ctx->conf->tos_url && !tos) {
+    if (ctx->conf->tos_url && !*tos) {
         return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
                                 "you must agree to the terms of service "
                                 "(%.200s): set \"termsOfServiceAgreed\"",
                                 ctx->conf->tos_url);
     }
-
-    contact = NULL;
 
     v = json_object_get(ctx->payload, "contact");
 
@@ -1101,12 +1113,12 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     }
 
     if (v == NULL) {
-        contact = strdup("[]");
-        if (contact == NULL) {
+        *contact = strdup("[]");
+        if (*contact == NULL) {
             return acme_srv_internal(ctx, "out of memory");
         }
 
-    } else if (acme_srv_contact(ctx, v, &contact) != ACME_OK) {
+    } else if (acme_srv_contact(ctx, v, contact) != ACME_OK) {
         return ACME_ERROR;
     }
 
@@ -1115,7 +1127,66 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     if (acme_srv_rate_limit(ctx, ACME_SRV_RL_NEW_ACCOUNT, &subject, 1)
         != ACME_OK)
     {
-        free(contact);
+        free(*contact);
+        *contact = NULL;
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+static int
+acme_srv_new_account(acme_srv_ctx_t *ctx)
+{
+    int              rc, tos, first;
+    char            *contact;
+    char             id[ACME_ID_LEN + 1];
+    char             eab_kid[ACME_EAB_KID_MAX + 1];
+    char            *binding;
+    acme_account_t   a;
+    acme_problem_t   prob;
+
+    if (ctx->payload == NULL || !json_is_object(ctx->payload)) {
+        return acme_problem_set(&ctx->prob, ACME_PROB_MALFORMED,
+                                "newAccount payload must be a JSON object");
+    }
+
+    /*
+     * RFC 8555 7.3.1: an existing key returns its account, whatever the
+     * rest of the payload says.  The lookup comes first when the checks of
+     * a new key read the database or spend a rate-limit token (EAB,
+     * new_accounts_per_ip), which an existing key must not do; otherwise
+     * the insert finds out, and the lookup runs only when it conflicts or
+     * a check fails.
+     */
+    first = ctx->conf->eab != ACME_SRV_EAB_OFF
+            || (ctx->conf->rate[ACME_SRV_RL_NEW_ACCOUNT].interval_ms
+                && !acme_srv_rl_exempt(ctx));
+
+    if (first) {
+        rc = acme_srv_account_existing(ctx);
+        if (rc != ACME_NOT_FOUND) {
+            return rc;
+        }
+    }
+
+    if (acme_srv_new_account_check(ctx, &tos, &contact, eab_kid)
+        != ACME_OK)
+    {
+        if (first || ctx->prob.type == ACME_PROB_SERVER_INTERNAL) {
+            return ACME_ERROR;
+        }
+
+        prob = ctx->prob;
+
+        rc = acme_srv_account_existing(ctx);
+        if (rc != ACME_NOT_FOUND) {
+            return rc;
+        }
+
+        ctx->prob = prob;
+
         return ACME_ERROR;
     }
 
@@ -1139,16 +1210,14 @@ acme_srv_new_account(acme_srv_ctx_t *ctx)
     free(contact);
 
     if (rc == ACME_CONFLICT) {
-        /* created by a concurrent request with the same key */
-        rc = acme_pg_account_by_thumbprint(ctx->pg, ctx->conf->ca_name,
-                                           ctx->thumbprint, &a);
-        if (rc != ACME_OK) {
-            return acme_srv_internal(ctx, "account lookup after a race: %s",
-                                     acme_pg_errmsg(ctx->pg));
+        /* the key's account, or one created by a concurrent request with
+         * the same key */
+        rc = acme_srv_account_existing(ctx);
+        if (rc == ACME_NOT_FOUND) {
+            return acme_srv_internal(ctx, "account lookup after a "
+                                     "conflict: none");
         }
 
-        rc = acme_srv_account_reply(ctx, 200, &a);
-        acme_account_clear(&a);
         return rc;
     }
 
@@ -1663,16 +1732,11 @@ acme_srv_new_order(acme_srv_ctx_t *ctx)
                               now + ctx->conf->order_lifetime, 0, 0,
                               ids_json, az, n,
                               now + ctx->conf->authz_lifetime,
-                              ctx->conf->authz_reuse);
+                              ctx->conf->authz_reuse, &o);
     free(ids_json);
 
     if (rc != ACME_OK) {
         return acme_srv_internal(ctx, "order create: %s",
-                                 acme_pg_errmsg(ctx->pg));
-    }
-
-    if (acme_pg_order_get(ctx->pg, oid, &o) != ACME_OK) {
-        return acme_srv_internal(ctx, "order reload: %s",
                                  acme_pg_errmsg(ctx->pg));
     }
 
@@ -1706,7 +1770,15 @@ acme_srv_load_order(acme_srv_ctx_t *ctx, acme_order_t *o)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = acme_pg_order_get(ctx->pg, id, o);
+    if (ctx->res.kind == ACME_PG_RES_ORDER) {
+        /* read with the account (acme_srv_kid) */
+        rc = ctx->res.rc;
+        *o = ctx->res.order;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = acme_pg_order_get(ctx->pg, id, o);
+    }
 
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
@@ -1728,6 +1800,18 @@ acme_srv_load_order(acme_srv_ctx_t *ctx, acme_order_t *o)
 }
 
 
+/* the order object, 200; o is borrowed */
+static int
+acme_srv_order_reply(acme_srv_ctx_t *ctx, const acme_order_t *o)
+{
+    if (strcmp(o->status, "processing") == 0) {
+        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
+    }
+
+    return acme_srv_json(ctx, 200, acme_srv_order_json(ctx, o));
+}
+
+
 static int
 acme_srv_order(acme_srv_ctx_t *ctx)
 {
@@ -1738,11 +1822,7 @@ acme_srv_order(acme_srv_ctx_t *ctx)
         return ACME_ERROR;
     }
 
-    if (strcmp(o.status, "processing") == 0) {
-        ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
-    }
-
-    rc = acme_srv_json(ctx, 200, acme_srv_order_json(ctx, &o));
+    rc = acme_srv_order_reply(ctx, &o);
     acme_order_clear(&o);
 
     return rc;
@@ -1762,6 +1842,7 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     char             cid[ACME_ID_LEN + 1];
     size_t           i, der_len;
     acme_ca_t       *ca;
+    acme_order_t     done;
     acme_problem_t   p;
     unsigned char   *der, serial[16];
     acme_ca_issue_t  in;
@@ -1845,7 +1926,8 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
     rc = (chain != NULL) ? acme_pg_finalize_finish(ctx->pg, o->id, cid, der,
                                                    der_len, chain,
                                                    in.not_before,
-                                                   in.not_after, audit)
+                                                   in.not_after, audit,
+                                                   &done)
                          : ACME_ERROR;
     free(audit);
     free(chain);
@@ -1857,6 +1939,11 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
                                  "%s", serial_hex, o->public_id,
                                  acme_pg_errmsg(ctx->pg));
     }
+
+    /* from here on *o is the order as issuance left it (names and types
+     * are the caller's, not o's) */
+    acme_order_clear(o);
+    *o = done;
 
     acme_srv_notice(ctx, json_pack("{s:s, s:s, s:s, s:s, s:o}", "event",
                                    "certificate.issued", "serial",
@@ -2053,12 +2140,14 @@ done:
     X509_REQ_free(req);
 
     if (rc == ACME_OK) {
-        /* RFC 8555 7.4: the answer is the updated order object */
+        /* RFC 8555 7.4: the answer is the updated order object (as the
+         * statement that made it valid returned it) */
         acme_srv_url(ctx->resp->location, sizeof(ctx->resp->location),
                      ctx->req, "order", o.public_id, NULL);
+        rc = acme_srv_order_reply(ctx, &o);
         acme_order_clear(&o);
 
-        return acme_srv_order(ctx);
+        return rc;
     }
 
     acme_order_clear(&o);
@@ -2082,8 +2171,16 @@ acme_srv_load_authz(acme_srv_ctx_t *ctx, int chall, acme_authz_t *az)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = chall ? acme_pg_chall_get(ctx->pg, id, az)
-               : acme_pg_authz_get(ctx->pg, id, az);
+    if (ctx->res.kind == (chall ? ACME_PG_RES_CHALL : ACME_PG_RES_AUTHZ)) {
+        /* read with the account (acme_srv_kid); a reload reads afresh */
+        rc = ctx->res.rc;
+        *az = ctx->res.authz;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = chall ? acme_pg_chall_get(ctx->pg, id, az)
+                   : acme_pg_authz_get(ctx->pg, id, az);
+    }
 
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set_status(&ctx->prob, ACME_PROB_MALFORMED, 404,
@@ -2166,7 +2263,7 @@ static int
 acme_srv_chall(acme_srv_ctx_t *ctx)
 {
     int            rc;
-    char           id[ACME_ID_LEN + 1];
+    int64_t        chall_id;
     acme_authz_t   az;
 
     if (acme_srv_load_authz(ctx, 1, &az) != ACME_OK) {
@@ -2181,10 +2278,13 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
                                     "object {}");
         }
 
-        rc = acme_pg_chall_start(ctx->pg, az.challs[0].id, time(NULL));
+        /* ACME_CONFLICT: already started or final; answer its state */
+        chall_id = az.challs[0].id;
+        acme_authz_clear(&az);
+
+        rc = acme_pg_chall_start(ctx->pg, chall_id, time(NULL), &az);
 
         if (rc == ACME_ERROR) {
-            acme_authz_clear(&az);
             return acme_srv_internal(ctx, "challenge start: %s",
                                      acme_pg_errmsg(ctx->pg));
         }
@@ -2201,15 +2301,6 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
                          az.challs[0].public_id,
                          acme_redis_errmsg(ctx->rd));
             }
-        }
-
-        /* ACME_CONFLICT: already started or final; answer its state */
-        memcpy(id, az.challs[0].public_id, sizeof(id));
-        acme_authz_clear(&az);
-
-        if (acme_pg_chall_get(ctx->pg, id, &az) != ACME_OK) {
-            return acme_srv_internal(ctx, "challenge reload: %s",
-                                     acme_pg_errmsg(ctx->pg));
         }
     }
 
@@ -2233,7 +2324,6 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
 {
     int                   rc;
     BIO                  *bio;
-    X509                 *x;
     char                  id[ACME_ID_LEN + 1];
     int                   alt;
     char                 *pem, suffix[8];
@@ -2241,7 +2331,6 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     size_t                i, chain_len;
     const char           *chain;
     acme_cert_t           c;
-    const unsigned char  *p;
 
     /* "cert/ID" is the default chain, "cert/ID/N" alternate chain N */
     alt = 0;
@@ -2261,7 +2350,15 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
     memcpy(id, ctx->id, ACME_ID_LEN);
     id[ACME_ID_LEN] = '\0';
 
-    rc = acme_pg_cert_get(ctx->pg, id, &c);
+    if (ctx->res.kind == ACME_PG_RES_CERT) {
+        /* read with the account (acme_srv_kid) */
+        rc = ctx->res.rc;
+        c = ctx->res.cert;
+        memset(&ctx->res, 0, sizeof(ctx->res));
+
+    } else {
+        rc = acme_pg_cert_get(ctx->pg, id, &c);
+    }
 
     if (rc == ACME_NOT_FOUND || (rc == ACME_OK && c.der == NULL)) {
         acme_cert_clear(&c);
@@ -2281,19 +2378,19 @@ acme_srv_cert(acme_srv_ctx_t *ctx)
                                 "account");
     }
 
-    p = c.der;
-    x = d2i_X509(NULL, &p, (long) c.der_len);
+    /* the stored DER is the one signed: PEM of it as it is (parsing it
+     * first, only to encode it again, cost 0.1 ms of OpenSSL 3 decoder
+     * lookups per download) */
     bio = BIO_new(BIO_s_mem());
 
-    if (x == NULL || bio == NULL || !PEM_write_bio_X509(bio, x)) {
-        X509_free(x);
+    if (bio == NULL
+        || !PEM_write_bio(bio, PEM_STRING_X509, "", c.der, (long) c.der_len))
+    {
         BIO_free(bio);
         acme_cert_clear(&c);
         ERR_clear_error();
         return acme_srv_internal(ctx, "certificate %s does not encode", id);
     }
-
-    X509_free(x);
 
     len = BIO_get_mem_data(bio, &pem);
 
@@ -2894,14 +2991,21 @@ acme_srv_route(const acme_srv_req_t *req, const char **id, size_t *id_len)
 }
 
 
-/* the account behind "kid" (RFC 8555 6.2) and its key */
+/*
+ * The account behind "kid" (RFC 8555 6.2) and its key.  The object the
+ * URL names (an order, authorization, challenge or certificate) is read in
+ * the same round trip into ctx->res, for its handler to take once (it is
+ * looked at only after the request is verified).
+ */
 static int
-acme_srv_kid(acme_srv_ctx_t *ctx)
+acme_srv_kid(acme_srv_ctx_t *ctx, acme_srv_route_e route)
 {
     int                    rc;
+    char                   rid[ACME_ID_LEN + 1];
     size_t                 n;
     json_t                *jwk;
     const char            *kid, *id;
+    acme_pg_res_e          kind;
     acme_srv_tls_t        *t;
     acme_srv_key_entry_t  *e;
 
@@ -2920,8 +3024,28 @@ acme_srv_kid(acme_srv_ctx_t *ctx)
 
     id = kid + ctx->req->base_len + 5;
 
-    rc = acme_pg_account_by_public_id(ctx->pg, ctx->conf->ca_name, id,
-                                      &ctx->acct);
+    kind = ACME_PG_RES_NONE;
+
+    if (ctx->id_len == ACME_ID_LEN
+        || (route == ACME_SRV_CERT && ctx->id_len == ACME_ID_LEN + 2))
+    {
+        kind = (route == ACME_SRV_ORDER || route == ACME_SRV_FINALIZE)
+               ? ACME_PG_RES_ORDER
+               : (route == ACME_SRV_AUTHZ) ? ACME_PG_RES_AUTHZ
+               : (route == ACME_SRV_CHALL) ? ACME_PG_RES_CHALL
+               : (route == ACME_SRV_CERT) ? ACME_PG_RES_CERT
+               : ACME_PG_RES_NONE;
+    }
+
+    rid[0] = '\0';
+
+    if (kind != ACME_PG_RES_NONE) {
+        memcpy(rid, ctx->id, ACME_ID_LEN);
+        rid[ACME_ID_LEN] = '\0';
+    }
+
+    rc = acme_pg_account_with(ctx->pg, ctx->conf->ca_name, id, kind, rid,
+                              &ctx->acct, &ctx->res);
     if (rc == ACME_NOT_FOUND) {
         return acme_problem_set(&ctx->prob,
                                 ACME_PROB_ACCOUNT_DOES_NOT_EXIST,
@@ -3085,7 +3209,7 @@ acme_srv_verify(acme_srv_ctx_t *ctx, acme_srv_route_e route)
                                     "\"kid\", not \"jwk\" (RFC 8555 6.2)");
         }
 
-        if (acme_srv_kid(ctx) != ACME_OK) {
+        if (acme_srv_kid(ctx, route) != ACME_OK) {
             return ACME_ERROR;
         }
     }
@@ -3291,6 +3415,7 @@ done:
     acme_jws_clear(&ctx->jws);
     EVP_PKEY_free(ctx->key);
     acme_account_clear(&ctx->acct);
+    acme_pg_res_clear(&ctx->res);
     free(ctx);
 
     ERR_clear_error();

@@ -43,6 +43,9 @@ struct acme_pg_s {
 static int acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res);
 static PGresult *acme_pg_run(acme_pg_t *pg, const char *sql, int n,
     const char *const *params, ExecStatusType want);
+static PGresult *acme_pg_run_bin(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params, const int *lengths, const int *formats,
+    ExecStatusType want);
 static int acme_pg_cmd(acme_pg_t *pg, const char *sql, int n,
     const char *const *params);
 static void acme_pg_rollback(acme_pg_t *pg);
@@ -50,6 +53,7 @@ static char *acme_pg_strdup(PGresult *res, int row, int col);
 static time_t acme_pg_time(PGresult *res, int row, int col);
 static void acme_pg_copy(char *dst, size_t size, PGresult *res, int row,
     int col);
+static int acme_pg_split_ids(const char *s, char ***ids, size_t *n);
 
 
 static void
@@ -190,13 +194,14 @@ acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res)
 
 
 /*
- * Runs sql with text params, as a statement prepared once per connection
- * when it is a query (parsing and planning is most of a short query's
- * cost); utility statements (BEGIN, DDL) run unprepared.
+ * Runs sql with params (text, or binary where formats[i] is 1 with
+ * lengths[i] octets; both arrays may be NULL), as a statement prepared
+ * once per connection when it is a query (parsing and planning is most of
+ * a short query's cost); utility statements (BEGIN, DDL) run unprepared.
  */
 static PGresult *
 acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
-    const char *const *params)
+    const char *const *params, const int *lengths, const int *formats)
 {
     size_t           i;
     PGresult        *res;
@@ -205,7 +210,7 @@ acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
     for (i = 0; i < pg->nstmts; i++) {
         if (pg->stmts[i].sql == sql && strcmp(pg->stmts[i].text, sql) == 0) {
             return PQexecPrepared(pg->conn, pg->stmts[i].name, n, params,
-                                  NULL, NULL, 0);
+                                  lengths, formats, 0);
         }
     }
 
@@ -215,7 +220,8 @@ acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
              || strncmp(sql, "DELETE", 6) == 0
              || strncmp(sql, "WITH", 4) == 0))
     {
-        return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+        return PQexecParams(pg->conn, sql, n, NULL, params, lengths,
+                            formats, 0);
     }
 
     st = &pg->stmts[pg->nstmts];
@@ -226,7 +232,8 @@ acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
     if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
         /* the same error comes back from the plain call, with context */
         PQclear(res);
-        return PQexecParams(pg->conn, sql, n, NULL, params, NULL, NULL, 0);
+        return PQexecParams(pg->conn, sql, n, NULL, params, lengths,
+                            formats, 0);
     }
 
     PQclear(res);
@@ -235,18 +242,29 @@ acme_pg_exec(acme_pg_t *pg, const char *sql, int n,
     if (st->text == NULL) {
         /* prepared but not recorded: a later call prepares it afresh
          * under another name */
-        return PQexecPrepared(pg->conn, st->name, n, params, NULL, NULL, 0);
+        return PQexecPrepared(pg->conn, st->name, n, params, lengths,
+                              formats, 0);
     }
 
     st->sql = sql;
     pg->nstmts++;
 
-    return PQexecPrepared(pg->conn, st->name, n, params, NULL, NULL, 0);
+    return PQexecPrepared(pg->conn, st->name, n, params, lengths, formats,
+                          0);
 }
 
 
 static PGresult *
 acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
+    ExecStatusType want)
+{
+    return acme_pg_run_bin(pg, sql, n, params, NULL, NULL, want);
+}
+
+
+static PGresult *
+acme_pg_run_bin(acme_pg_t *pg, const char *sql, int n,
+    const char *const *params, const int *lengths, const int *formats,
     ExecStatusType want)
 {
     PGresult                 *res;
@@ -259,7 +277,7 @@ acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
     }
 
     trans = PQtransactionStatus(pg->conn);
-    res = acme_pg_exec(pg, sql, n, params);
+    res = acme_pg_exec(pg, sql, n, params, lengths, formats);
 
     /* a connection that died while idle (PostgreSQL restarted): outside
      * a transaction nothing was done, so once more on a new one */
@@ -270,7 +288,7 @@ acme_pg_run(acme_pg_t *pg, const char *sql, int n, const char *const *params,
         res = NULL;
 
         if (acme_pg_ensure(pg) == ACME_OK) {
-            res = acme_pg_exec(pg, sql, n, params);
+            res = acme_pg_exec(pg, sql, n, params, lengths, formats);
         }
     }
 
@@ -520,6 +538,14 @@ done:
 #define ACME_PG_ACCOUNT_COLS                                                 \
     "id, public_id, status, jwk, contact, tos_agreed, "                      \
     "extract(epoch from created_at)::bigint, eab_binding"
+
+/* the same, of accounts "acc" in a join */
+#define ACME_PG_ACCOUNT_ACC_COLS                                             \
+    "acc.id, acc.public_id, acc.status, acc.jwk, acc.contact, "              \
+    "acc.tos_agreed, extract(epoch from acc.created_at)::bigint, "          \
+    "acc.eab_binding"
+
+#define ACME_PG_ACCOUNT_NCOLS  8
 
 
 static int
@@ -827,27 +853,251 @@ acme_pg_time_param(char *buf, size_t size, time_t t, const char **param)
 }
 
 
+/*
+ * A PostgreSQL array literal of n strings ({"a","b"}), each quoted, with
+ * '"' and '\' escaped; NULL entries become NULL.  Returns a malloc'ed
+ * string (caller frees) or NULL on allocation failure.
+ */
+static char *
+acme_pg_text_array(const char *const *v, size_t n)
+{
+    char        *out, *p;
+    size_t       i, len;
+    const char  *s;
+
+    len = 3;
+
+    for (i = 0; i < n; i++) {
+        len += v[i] ? 2 * strlen(v[i]) + 3 : 5;
+    }
+
+    out = malloc(len);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    p = out;
+    *p++ = '{';
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        if (v[i] == NULL) {
+            memcpy(p, "NULL", 4);
+            p += 4;
+            continue;
+        }
+
+        *p++ = '"';
+
+        for (s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\') {
+                *p++ = '\\';
+            }
+
+            *p++ = *s;
+        }
+
+        *p++ = '"';
+    }
+
+    *p++ = '}';
+    *p = '\0';
+
+    return out;
+}
+
+
+/*
+ * The columns acme_pg_order_row() reads, of an order "o": the certificate's
+ * public id (cert, an SQL expression) and the authorizations' public ids
+ * and state (authz, an SQL FROM item with public_id, id, status and
+ * expires) are the caller's, so that the statements that change an order
+ * can return it as it is after the change.
+ */
+#define ACME_PG_ORDER_COLS(cert, authz)                                      \
+    "o.id, o.public_id, o.account_id, o.status, "                            \
+    "extract(epoch from o.expires)::bigint, "                                \
+    "extract(epoch from o.not_before)::bigint, "                             \
+    "extract(epoch from o.not_after)::bigint, "                              \
+    "o.identifiers, o.error, " cert ", "                                     \
+    "(SELECT string_agg(x.public_id, ',' ORDER BY x.id) FROM " authz "), "   \
+    "EXISTS (SELECT 1 FROM " authz " WHERE x.expires <= now() "             \
+    "OR x.status IN ('invalid', 'deactivated', 'revoked'))"
+
+/*
+ * The authorizations of an order (order: an SQL expression of its id),
+ * all their columns, each looked up by its primary key.  A plain join let
+ * the planner, whose estimate for one order's links is 30 rows until
+ * order_authorizations is analyzed (a new database, and then a prepared
+ * plan kept), hash the whole authorizations table for every order read:
+ * 1-1.5 ms at 4,000 rows, growing with the table.  OFFSET 0 keeps the
+ * lookup a subquery run per link.
+ */
+#define ACME_PG_AUTHZ_OF(order)                                              \
+    "(SELECT az.* FROM order_authorizations oa CROSS JOIN LATERAL "          \
+    "(SELECT * FROM authorizations WHERE id = oa.authorization_id "          \
+    "OFFSET 0) az WHERE oa.order_id = " order ")"
+
+/* the authorizations of order "o", as stored */
+#define ACME_PG_ORDER_AUTHZ  ACME_PG_AUTHZ_OF("o.id") " x"
+
+
+/* the order in row 0 of ACME_PG_ORDER_COLS from column b: ACME_OK,
+ * ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR (out of memory); *o
+ * as for acme_pg_order_get() */
+static int
+acme_pg_order_row(PGresult *res, int b, acme_order_t *o)
+{
+    int  rc;
+
+    memset(o, 0, sizeof(*o));
+
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, b)) {
+        return ACME_NOT_FOUND;
+    }
+
+    o->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(o->public_id, sizeof(o->public_id), res, 0, b + 1);
+    o->account_id = strtoll(PQgetvalue(res, 0, b + 2), NULL, 10);
+    acme_pg_copy(o->status, sizeof(o->status), res, 0, b + 3);
+    o->expires = acme_pg_time(res, 0, b + 4);
+    o->not_before = acme_pg_time(res, 0, b + 5);
+    o->not_after = acme_pg_time(res, 0, b + 6);
+    o->identifiers = acme_pg_strdup(res, 0, b + 7);
+    o->error = acme_pg_strdup(res, 0, b + 8);
+    acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, b + 9);
+
+    o->authz_unusable = PQgetvalue(res, 0, b + 11)[0] == 't';
+
+    rc = acme_pg_split_ids(PQgetisnull(res, 0, b + 10) ? NULL
+                           : PQgetvalue(res, 0, b + 10), &o->authz_ids,
+                           &o->nauthz);
+
+    if (rc != ACME_OK || o->identifiers == NULL) {
+        acme_order_clear(o);
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
+}
+
+
+/*
+ * One statement (so one implicit transaction): the requested
+ * authorizations (r) with the account's reusable one for each (RFC 8555
+ * 7.1.3: valid, an hour or more left, validated at most $12 seconds ago),
+ * the new authorizations (na) and their challenges, the order (o: capped
+ * by the reused authorizations' expiry, "ready" at once when every one was
+ * reused; authz_pending counts the new ones for acme_pg_chall_result()),
+ * order_authorizations in identifier order, and the audit event.  Row ids
+ * follow the identifiers' and challenge types' order, as before.
+ */
+static const char  acme_pg_order_create_sql[] =
+    "WITH r AS (SELECT r.n, r.public_id, r.itype, r.ivalue, r.wildcard, "
+    "u.id AS reused, u.public_id AS reused_public_id, "
+    "u.expires AS reused_expires "
+    "FROM unnest($7::text[], $8::text[], $9::text[], $10::boolean[]) "
+    "WITH ORDINALITY AS r(public_id, itype, ivalue, wildcard, n) "
+    "LEFT JOIN LATERAL (SELECT a.id, a.public_id, a.expires "
+    "FROM authorizations a WHERE $12::int > 0 AND a.account_id = $2 "
+    "AND a.identifier_type = r.itype AND a.identifier_value = r.ivalue "
+    "AND a.wildcard = r.wildcard AND a.status = 'valid' "
+    "AND a.expires > now() + interval '1 hour' "
+    "AND EXISTS (SELECT 1 FROM challenges c "
+    "WHERE c.authorization_id = a.id AND c.status = 'valid' "
+    "AND c.validated > now() - make_interval(secs => $12::int)) "
+    "ORDER BY a.expires DESC LIMIT 1) u ON true), "
+    "na AS (INSERT INTO authorizations (public_id, account_id, "
+    "identifier_type, identifier_value, wildcard, expires) "
+    "SELECT public_id, $2, itype, ivalue, wildcard, to_timestamp($11) "
+    "FROM r WHERE reused IS NULL ORDER BY n "
+    "RETURNING id, public_id, status, expires), "
+    "o AS (INSERT INTO orders (public_id, account_id, expires, "
+    "not_before, not_after, identifiers, status, authz_pending) "
+    "SELECT $1, $2, LEAST(to_timestamp($3), min(reused_expires)), "
+    "to_timestamp($4), to_timestamp($5), $6, "
+    "CASE WHEN count(*) FILTER (WHERE reused IS NULL) = 0 "
+    "THEN 'ready' ELSE 'pending' END, "
+    "count(*) FILTER (WHERE reused IS NULL) FROM r RETURNING *), "
+    "oa AS (INSERT INTO order_authorizations (order_id, authorization_id) "
+    "SELECT o.id, coalesce(r.reused, na.id) FROM r "
+    "LEFT JOIN na ON na.public_id = r.public_id CROSS JOIN o "
+    "ORDER BY r.n), "
+    "ch AS (INSERT INTO challenges (public_id, authorization_id, type, "
+    "token) SELECT c.public_id, na.id, c.type, c.token "
+    "FROM unnest($13::text[], $14::text[], $15::text[], $16::text[]) "
+    "WITH ORDINALITY AS c(public_id, authz, type, token, n) "
+    "JOIN na ON na.public_id = c.authz ORDER BY c.n), "
+    "e AS (INSERT INTO audit_events (ca, event, account, order_id, "
+    "identifiers) SELECT acc.ca, 'order.created', acc.public_id, "
+    "o.public_id, o.identifiers FROM o "
+    "JOIN accounts acc ON acc.id = o.account_id) "
+    "SELECT " ACME_PG_ORDER_COLS("''",
+        "(SELECT coalesce(r.reused_public_id, r.public_id) AS public_id, "
+        "coalesce(r.reused, na.id) AS id, "
+        "CASE WHEN r.reused IS NULL THEN na.status ELSE 'valid' END "
+        "AS status, coalesce(r.reused_expires, na.expires) AS expires "
+        "FROM r LEFT JOIN na ON na.public_id = r.public_id) x")
+    " FROM o";
+
+
 int
 acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     const char *public_id, time_t expires, time_t not_before,
     time_t not_after, const char *identifiers_json,
     const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires,
-    int reuse_window)
+    int reuse_window, acme_order_t *o)
 {
-    int          reused;
-    size_t       i, j;
-    char         acct[32], exp[32], nb[32], na[32], aexp[32], oid[32];
-    char         azid[32], reuse[32];
-    PGresult    *res;
-    const char  *params[8];
+    int           rc;
+    char          acct[32], exp[32], nb[32], na[32], aexp[32], reuse[32];
+    char         *arrays[8];
+    size_t        i, j, k, nch;
+    PGresult     *res;
+    const char   *params[16];
+    const char  **v[8];
+
+    memset(o, 0, sizeof(*o));
+    memset(arrays, 0, sizeof(arrays));
+    memset(v, 0, sizeof(v));
 
     snprintf(acct, sizeof(acct), "%" PRId64, account_id);
     snprintf(exp, sizeof(exp), "%lld", (long long) expires);
     snprintf(aexp, sizeof(aexp), "%lld", (long long) authz_expires);
     snprintf(reuse, sizeof(reuse), "%d", reuse_window);
 
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
-        return ACME_ERROR;
+    /* v[0..3]: per authorization; v[4..7]: per challenge */
+    for (i = 0; i < 8; i++) {
+        v[i] = calloc(3 * nauthz + 1, sizeof(char *));
+        if (v[i] == NULL) {
+            goto nomem;
+        }
+    }
+
+    nch = 0;
+
+    for (i = 0; i < nauthz; i++) {
+        v[0][i] = authz[i].authz_id;
+        v[1][i] = authz[i].type;
+        v[2][i] = authz[i].value;
+        v[3][i] = authz[i].wildcard ? "true" : "false";
+
+        for (j = 0; j < 3 && authz[i].chall_types[j]; j++) {
+            v[4][nch] = authz[i].chall_ids[j];
+            v[5][nch] = authz[i].authz_id;
+            v[6][nch] = authz[i].chall_types[j];
+            v[7][nch] = authz[i].tokens[j];
+            nch++;
+        }
+    }
+
+    for (k = 0; k < 8; k++) {
+        arrays[k] = acme_pg_text_array(v[k], k < 4 ? nauthz : nch);
+        if (arrays[k] == NULL) {
+            goto nomem;
+        }
     }
 
     params[0] = public_id;
@@ -857,142 +1107,45 @@ acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     acme_pg_time_param(na, sizeof(na), not_after, &params[4]);
     params[5] = identifiers_json;
 
-    res = acme_pg_run(pg,
-              "INSERT INTO orders (public_id, account_id, expires, "
-              "not_before, not_after, identifiers) VALUES ($1, $2, "
-              "to_timestamp($3), to_timestamp($4), to_timestamp($5), $6) "
-              "RETURNING id", 6, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
+    for (k = 0; k < 4; k++) {
+        params[6 + k] = arrays[k];
+        params[12 + k] = arrays[4 + k];
     }
 
-    acme_pg_copy(oid, sizeof(oid), res, 0, 0);
+    params[10] = aexp;
+    params[11] = reuse;
+
+    res = acme_pg_run(pg, acme_pg_order_create_sql, 16, params,
+                      PGRES_TUPLES_OK);
+
+    for (k = 0; k < 8; k++) {
+        free(arrays[k]);
+        free(v[k]);
+    }
+
+    if (res == NULL) {
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
-    params[0] = oid;
-
-    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
-                        "order_id, identifiers) SELECT a.ca, "
-                        "'order.created', a.public_id, o.public_id, "
-                        "o.identifiers FROM orders o JOIN accounts a "
-                        "ON a.id = o.account_id WHERE o.id = $1",
-                    1, params) != ACME_OK)
-    {
-        goto failed;
+    if (rc == ACME_NOT_FOUND) {
+        snprintf(pg->err, sizeof(pg->err), "order %s: no row returned",
+                 public_id);
+        return ACME_ERROR;
     }
 
-    for (i = 0; i < nauthz; i++) {
-        params[0] = acct;
-        params[1] = authz[i].type;
-        params[2] = authz[i].value;
-        params[3] = authz[i].wildcard ? "true" : "false";
+    return rc;
 
-        /* RFC 8555 7.1.3: a valid authorization of the account is reused
-         * while it has at least an hour left; the order then expires no
-         * later than it */
-        params[4] = reuse;
+nomem:
 
-        res = (reuse_window <= 0) ? NULL : acme_pg_run(pg,
-                  "SELECT a.id FROM authorizations a WHERE a.account_id = $1 "
-                  "AND a.identifier_type = $2 AND a.identifier_value = $3 "
-                  "AND a.wildcard = $4 AND a.status = 'valid' "
-                  "AND a.expires > now() + interval '1 hour' "
-                  "AND EXISTS (SELECT 1 FROM challenges c "
-                  "WHERE c.authorization_id = a.id AND c.status = 'valid' "
-                  "AND c.validated > now() - make_interval(secs => $5)) "
-                  "ORDER BY a.expires DESC LIMIT 1", 5, params,
-                  PGRES_TUPLES_OK);
-        if (res == NULL && reuse_window > 0) {
-            goto failed;
-        }
-
-        reused = res != NULL && PQntuples(res) > 0;
-
-        if (reused) {
-            acme_pg_copy(azid, sizeof(azid), res, 0, 0);
-        }
-
-        PQclear(res);
-
-        if (!reused) {
-            params[0] = authz[i].authz_id;
-            params[1] = acct;
-            params[2] = authz[i].type;
-            params[3] = authz[i].value;
-            params[4] = authz[i].wildcard ? "true" : "false";
-            params[5] = aexp;
-
-            res = acme_pg_run(pg,
-                      "INSERT INTO authorizations (public_id, account_id, "
-                      "identifier_type, identifier_value, wildcard, "
-                      "expires) VALUES ($1, $2, $3, $4, $5, "
-                      "to_timestamp($6)) RETURNING id", 6, params,
-                      PGRES_TUPLES_OK);
-            if (res == NULL) {
-                goto failed;
-            }
-
-            acme_pg_copy(azid, sizeof(azid), res, 0, 0);
-            PQclear(res);
-        }
-
-        params[0] = oid;
-        params[1] = azid;
-
-        if (acme_pg_cmd(pg, "INSERT INTO order_authorizations (order_id, "
-                            "authorization_id) VALUES ($1, $2)", 2, params)
-            != ACME_OK)
-        {
-            goto failed;
-        }
-
-        if (reused) {
-            if (acme_pg_cmd(pg, "UPDATE orders SET expires = LEAST(expires, "
-                                "(SELECT expires FROM authorizations "
-                                "WHERE id = $2)) WHERE id = $1", 2, params)
-                != ACME_OK)
-            {
-                goto failed;
-            }
-
-            continue;
-        }
-
-        for (j = 0; j < 3 && authz[i].chall_types[j]; j++) {
-            params[0] = authz[i].chall_ids[j];
-            params[1] = azid;
-            params[2] = authz[i].chall_types[j];
-            params[3] = authz[i].tokens[j];
-
-            if (acme_pg_cmd(pg, "INSERT INTO challenges (public_id, "
-                                "authorization_id, type, token) VALUES "
-                                "($1, $2, $3, $4)", 4, params)
-                != ACME_OK)
-            {
-                goto failed;
-            }
-        }
+    for (k = 0; k < 8; k++) {
+        free(arrays[k]);
+        free(v[k]);
     }
 
-    /* every authorization reused and valid: the order is ready at once */
-    params[0] = oid;
-
-    if (acme_pg_cmd(pg, "UPDATE orders o SET status = 'ready' "
-                        "WHERE o.id = $1 AND NOT EXISTS (SELECT 1 FROM "
-                        "order_authorizations oa JOIN authorizations a "
-                        "ON a.id = oa.authorization_id "
-                        "WHERE oa.order_id = o.id AND a.status <> 'valid')",
-                    1, params) != ACME_OK
-        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
-    {
-        goto failed;
-    }
-
-    return ACME_OK;
-
-failed:
-
-    acme_pg_rollback(pg);
+    snprintf(pg->err, sizeof(pg->err), "out of memory");
 
     return ACME_ERROR;
 }
@@ -1056,54 +1209,19 @@ acme_pg_order_get(acme_pg_t *pg, const char *public_id, acme_order_t *o)
     params[0] = public_id;
 
     res = acme_pg_run(pg,
-              "SELECT o.id, o.public_id, o.account_id, o.status, "
-              "extract(epoch from o.expires)::bigint, "
-              "extract(epoch from o.not_before)::bigint, "
-              "extract(epoch from o.not_after)::bigint, "
-              "o.identifiers, o.error, coalesce(c.public_id, ''), "
-              "(SELECT string_agg(a.public_id, ',' ORDER BY a.id) "
-              "   FROM order_authorizations oa JOIN authorizations a "
-              "     ON a.id = oa.authorization_id WHERE oa.order_id = o.id), "
-              "EXISTS (SELECT 1 FROM order_authorizations oa "
-              "   JOIN authorizations a ON a.id = oa.authorization_id "
-              "   WHERE oa.order_id = o.id AND (a.expires <= now() "
-              "   OR a.status IN ('invalid', 'deactivated', 'revoked'))) "
-              "FROM orders o LEFT JOIN certificates c "
-              "  ON c.id = o.certificate_id WHERE o.public_id = $1",
+              "SELECT " ACME_PG_ORDER_COLS("coalesce(c.public_id, '')",
+                                           ACME_PG_ORDER_AUTHZ)
+              " FROM orders o LEFT JOIN certificates c "
+              "ON c.id = o.certificate_id WHERE o.public_id = $1",
               1, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
 
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return ACME_NOT_FOUND;
-    }
-
-    o->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(o->public_id, sizeof(o->public_id), res, 0, 1);
-    o->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    acme_pg_copy(o->status, sizeof(o->status), res, 0, 3);
-    o->expires = acme_pg_time(res, 0, 4);
-    o->not_before = acme_pg_time(res, 0, 5);
-    o->not_after = acme_pg_time(res, 0, 6);
-    o->identifiers = acme_pg_strdup(res, 0, 7);
-    o->error = acme_pg_strdup(res, 0, 8);
-    acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, 9);
-
-    o->authz_unusable = PQgetvalue(res, 0, 11)[0] == 't';
-
-    rc = acme_pg_split_ids(PQgetisnull(res, 0, 10) ? NULL
-                           : PQgetvalue(res, 0, 10), &o->authz_ids,
-                           &o->nauthz);
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
-    if (rc != ACME_OK || o->identifiers == NULL) {
-        acme_order_clear(o);
-        return ACME_ERROR;
-    }
-
-    return ACME_OK;
+    return rc;
 }
 
 
@@ -1138,17 +1256,23 @@ acme_pg_strv_free(char **v, size_t n)
 /* authorizations and challenges */
 
 
-#define ACME_PG_AUTHZ_SELECT                                                 \
-    "SELECT a.id, a.public_id, a.account_id, a.identifier_type, "            \
+#define ACME_PG_AUTHZ_COLS                                                   \
+    "a.id, a.public_id, a.account_id, a.identifier_type, "                   \
     "a.identifier_value, a.wildcard, a.status, "                             \
     "extract(epoch from a.expires)::bigint, "                                \
     "c.id, c.public_id, c.type, c.token, c.status, "                         \
-    "extract(epoch from c.validated)::bigint, c.error "                      \
+    "extract(epoch from c.validated)::bigint, c.error"
+
+#define ACME_PG_AUTHZ_SELECT                                                 \
+    "SELECT " ACME_PG_AUTHZ_COLS " "                                         \
     "FROM authorizations a JOIN challenges c ON c.authorization_id = a.id "
 
 
+/* the authorization with one challenge a row, of ACME_PG_AUTHZ_COLS from
+ * column b: ACME_OK, ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR
+ * (out of memory) */
 static int
-acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
+acme_pg_authz_rows(PGresult *res, int b, acme_authz_t *az)
 {
     int            i, n;
     acme_chall_t  *ch;
@@ -1156,19 +1280,20 @@ acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
     memset(az, 0, sizeof(*az));
     n = PQntuples(res);
 
-    if (n == 0) {
+    if (n == 0 || PQgetisnull(res, 0, b)) {
         return ACME_NOT_FOUND;
     }
 
-    az->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(az->public_id, sizeof(az->public_id), res, 0, 1);
-    az->account_id = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-    acme_pg_copy(az->identifier_type, sizeof(az->identifier_type), res, 0, 3);
+    az->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(az->public_id, sizeof(az->public_id), res, 0, b + 1);
+    az->account_id = strtoll(PQgetvalue(res, 0, b + 2), NULL, 10);
+    acme_pg_copy(az->identifier_type, sizeof(az->identifier_type), res, 0,
+                 b + 3);
     acme_pg_copy(az->identifier_value, sizeof(az->identifier_value), res, 0,
-                 4);
-    az->wildcard = PQgetvalue(res, 0, 5)[0] == 't';
-    acme_pg_copy(az->status, sizeof(az->status), res, 0, 6);
-    az->expires = acme_pg_time(res, 0, 7);
+                 b + 4);
+    az->wildcard = PQgetvalue(res, 0, b + 5)[0] == 't';
+    acme_pg_copy(az->status, sizeof(az->status), res, 0, b + 6);
+    az->expires = acme_pg_time(res, 0, b + 7);
 
     az->challs = calloc(n, sizeof(acme_chall_t));
     if (az->challs == NULL) {
@@ -1177,13 +1302,13 @@ acme_pg_authz_rows(PGresult *res, acme_authz_t *az)
 
     for (i = 0; i < n; i++) {
         ch = &az->challs[i];
-        ch->id = strtoll(PQgetvalue(res, i, 8), NULL, 10);
-        acme_pg_copy(ch->public_id, sizeof(ch->public_id), res, i, 9);
-        acme_pg_copy(ch->type, sizeof(ch->type), res, i, 10);
-        acme_pg_copy(ch->token, sizeof(ch->token), res, i, 11);
-        acme_pg_copy(ch->status, sizeof(ch->status), res, i, 12);
-        ch->validated = acme_pg_time(res, i, 13);
-        ch->error = acme_pg_strdup(res, i, 14);
+        ch->id = strtoll(PQgetvalue(res, i, b + 8), NULL, 10);
+        acme_pg_copy(ch->public_id, sizeof(ch->public_id), res, i, b + 9);
+        acme_pg_copy(ch->type, sizeof(ch->type), res, i, b + 10);
+        acme_pg_copy(ch->token, sizeof(ch->token), res, i, b + 11);
+        acme_pg_copy(ch->status, sizeof(ch->status), res, i, b + 12);
+        ch->validated = acme_pg_time(res, i, b + 13);
+        ch->error = acme_pg_strdup(res, i, b + 14);
         az->nchalls++;
     }
 
@@ -1207,7 +1332,7 @@ acme_pg_authz_query(acme_pg_t *pg, const char *sql, const char *public_id,
         return ACME_ERROR;
     }
 
-    rc = acme_pg_authz_rows(res, az);
+    rc = acme_pg_authz_rows(res, 0, az);
     PQclear(res);
 
     if (rc == ACME_ERROR) {
@@ -1263,97 +1388,104 @@ acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id)
                 "\"detail\":\"an authorization was deactivated\","
                 "\"status\":403}";
 
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+    /* one statement: the authorization, then (reading it) its orders, as
+     * acme_pg_chall_result() locks them: the same lock order cannot
+     * deadlock; nothing happens unless the authorization changed */
+    res = acme_pg_run(pg,
+              "WITH a AS (UPDATE authorizations SET status = 'deactivated' "
+              "WHERE id = $1 AND status IN ('pending', 'valid') "
+              "RETURNING id, public_id, account_id, identifier_type, "
+              "identifier_value), "
+              "o AS (UPDATE orders SET status = 'invalid', error = $2, "
+              "updated_at = now() WHERE status IN ('pending', 'ready') "
+              "AND id IN (SELECT oa.order_id FROM order_authorizations oa "
+              "JOIN a ON a.id = oa.authorization_id)), "
+              "e AS (INSERT INTO audit_events (ca, event, account, "
+              "identifiers, detail) SELECT acc.ca, "
+              "'authorization.deactivated', acc.public_id, "
+              "json_build_array(json_build_object('type', "
+              "a.identifier_type, 'value', a.identifier_value))::text, "
+              "json_build_object('authorization', a.public_id)::text "
+              "FROM a JOIN accounts acc ON acc.id = a.account_id) "
+              "SELECT count(*) FROM a", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
         return ACME_ERROR;
     }
 
-    /* the orders first, in id order, as acme_pg_chall_result() does:
-     * the same lock order cannot deadlock */
-    res = acme_pg_run(pg,
-              "SELECT o.id FROM orders o JOIN order_authorizations oa "
-              "ON oa.order_id = o.id WHERE oa.authorization_id = $1 "
-              "ORDER BY o.id FOR UPDATE OF o", 1, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
-    }
-
+    n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    res = acme_pg_run(pg,
-              "UPDATE authorizations SET status = 'deactivated' "
-              "WHERE id = $1 AND status IN ('pending', 'valid') "
-              "RETURNING id", 1, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
-    }
-
-    n = PQntuples(res);
-    PQclear(res);
-
-    if (n == 0) {
-        acme_pg_rollback(pg);
-        return ACME_CONFLICT;
-    }
-
-    if (acme_pg_cmd(pg,
-            "UPDATE orders SET status = 'invalid', error = $2, "
-            "updated_at = now() WHERE status IN ('pending', 'ready') "
-            "AND id IN (SELECT order_id FROM order_authorizations "
-            "WHERE authorization_id = $1)", 2, params) != ACME_OK
-        || acme_pg_cmd(pg,
-               "INSERT INTO audit_events (ca, event, account, identifiers, "
-               "detail) SELECT acc.ca, 'authorization.deactivated', "
-               "acc.public_id, json_build_array(json_build_object('type', "
-               "a.identifier_type, 'value', a.identifier_value))::text, "
-               "json_build_object('authorization', a.public_id)::text "
-               "FROM authorizations a JOIN accounts acc "
-               "ON acc.id = a.account_id WHERE a.id = $1", 1, params)
-           != ACME_OK
-        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
-    {
-        goto failed;
-    }
-
-    return ACME_OK;
-
-failed:
-
-    acme_pg_rollback(pg);
-
-    return ACME_ERROR;
+    return n ? ACME_OK : ACME_CONFLICT;
 }
 
 
 int
-acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now)
+acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now,
+    acme_authz_t *az)
 {
-    int          n;
-    char         id[32], t[32];
+    int          rc, started;
+    char         id[32], t[32], pub[ACME_ID_LEN + 1];
     PGresult    *res;
     const char  *params[2];
 
+    memset(az, 0, sizeof(*az));
     snprintf(id, sizeof(id), "%" PRId64, chall_id);
     snprintf(t, sizeof(t), "%lld", (long long) now);
     params[0] = id;
     params[1] = t;
 
-    /* RFC 8555 7.1.6: pending -> processing while the authorization is
-     * pending and unexpired; one statement, so it is atomic */
+    /* RFC 8555 7.5.1: pending -> processing while the authorization is
+     * pending and unexpired; one statement, so it is atomic, and it
+     * answers with the challenge as the change left it (the outer SELECT
+     * sees the rows as before the change: u says what changed) */
     res = acme_pg_run(pg,
-              "UPDATE challenges c SET status = 'processing', "
+              "WITH u AS (UPDATE challenges c SET status = 'processing', "
               "updated_at = now(), attempts = attempts + 1 "
               "FROM authorizations a WHERE c.id = $1 "
               "AND c.status = 'pending' AND a.id = c.authorization_id "
               "AND a.status = 'pending' AND a.expires > to_timestamp($2) "
-              "RETURNING c.id", 2, params, PGRES_TUPLES_OK);
+              "RETURNING c.id) "
+              "SELECT a.id, a.public_id, a.account_id, a.identifier_type, "
+              "a.identifier_value, a.wildcard, a.status, "
+              "extract(epoch from a.expires)::bigint, "
+              "c.id, c.public_id, c.type, c.token, "
+              "CASE WHEN u.id IS NULL THEN c.status "
+              "ELSE 'processing' END, "
+              "extract(epoch from c.validated)::bigint, c.error, "
+              "u.id IS NOT NULL "
+              "FROM authorizations a "
+              "JOIN challenges c ON c.authorization_id = a.id "
+              "LEFT JOIN u ON u.id = c.id WHERE c.id = $1",
+              2, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
     }
 
-    n = PQntuples(res);
+    rc = acme_pg_authz_rows(res, 0, az);
+    started = rc == ACME_OK && PQgetvalue(res, 0, 15)[0] == 't';
     PQclear(res);
 
-    return n ? ACME_OK : ACME_CONFLICT;
+    if (rc != ACME_OK) {
+        acme_authz_clear(az);
+        return ACME_ERROR;
+    }
+
+    if (started) {
+        return ACME_OK;
+    }
+
+    /* not started: it may have been changed meanwhile by another
+     * request, which this statement's snapshot did not see */
+    memcpy(pub, az->challs[0].public_id, sizeof(pub));
+    acme_authz_clear(az);
+
+    rc = acme_pg_chall_get(pg, pub, az);
+
+    if (rc == ACME_NOT_FOUND) {
+        snprintf(pg->err, sizeof(pg->err), "challenge %s vanished", pub);
+    }
+
+    return rc == ACME_OK ? ACME_CONFLICT : ACME_ERROR;
 }
 
 
@@ -1417,6 +1549,71 @@ acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
 }
 
 
+/*
+ * The result of a challenge, in one statement: the challenge (c: nothing
+ * else happens unless it was processing), its authorization if pending
+ * (a), the orders using it (o) and the audit event (e).  The authorization
+ * is locked before the orders, as acme_pg_authz_deactivate() and
+ * acme_pg_caa_result() do.  The pending count of an order is decremented
+ * on its row: when two authorizations of one order pass at once, the
+ * second waits for the first's row lock and then re-reads the row
+ * (READ COMMITTED), so the order becomes ready exactly once.  An order
+ * made before that count existed (NULL) counts its authorizations.
+ */
+#define ACME_PG_CHALL_RESULT_AUDIT(event)                                    \
+    "e AS (INSERT INTO audit_events (ca, event, account, identifiers, "      \
+    "detail) SELECT acc.ca, '" event "', acc.public_id, "                    \
+    "json_build_array(json_build_object('type', az.identifier_type, "        \
+    "'value', az.identifier_value))::text, json_build_object("               \
+    "'challenge', c.public_id, 'type', c.type, 'authorization', "            \
+    "az.public_id, 'wildcard', az.wildcard, 'error', $2::json, 'record', "   \
+    "$3::json)::text FROM c JOIN authorizations az "                         \
+    "ON az.id = c.authorization_id "                                         \
+    "JOIN accounts acc ON acc.id = az.account_id) "                          \
+    "SELECT count(*) FROM c"
+
+#define ACME_PG_ORDER_PENDING                                                \
+    "coalesce(o.authz_pending, (SELECT count(*) FROM "                       \
+    ACME_PG_AUTHZ_OF("o.id") " a2 WHERE a2.status <> 'valid'))"
+
+static const char  acme_pg_chall_valid_sql[] =
+    "WITH c AS (UPDATE challenges SET status = 'valid', validated = now(), "
+    "error = $2, validation_record = $3, updated_at = now() "
+    "WHERE id = $1 AND status = 'processing' "
+    "RETURNING id, public_id, type, authorization_id), "
+    /* a passing check included CAA (when the validator checks it) */
+    "a AS (UPDATE authorizations SET status = 'valid', "
+    "caa_checked_at = now() WHERE id = $4 AND status = 'pending' "
+    "AND EXISTS (SELECT 1 FROM c) RETURNING id), "
+    /* RFC 8555 7.1.6: pending -> ready once every authorization of the
+     * order is valid */
+    "o AS (UPDATE orders o SET authz_pending = o.authz_pending - 1, "
+    "status = CASE WHEN " ACME_PG_ORDER_PENDING " <= 1 THEN 'ready' "
+    "ELSE o.status END, "
+    "updated_at = CASE WHEN " ACME_PG_ORDER_PENDING " <= 1 THEN now() "
+    "ELSE o.updated_at END "
+    "FROM a JOIN order_authorizations oa ON oa.authorization_id = a.id "
+    "WHERE o.id = oa.order_id AND o.status = 'pending'), "
+    ACME_PG_CHALL_RESULT_AUDIT("challenge.valid");
+
+static const char  acme_pg_chall_invalid_sql[] =
+    "WITH c AS (UPDATE challenges SET status = 'invalid', "
+    "validated = NULL, error = $2, validation_record = $3, "
+    "updated_at = now() WHERE id = $1 AND status = 'processing' "
+    "RETURNING id, public_id, type, authorization_id), "
+    "a AS (UPDATE authorizations SET status = 'invalid', "
+    "caa_checked_at = NULL WHERE id = $4 AND status = 'pending' "
+    "AND EXISTS (SELECT 1 FROM c) RETURNING id), "
+    /* RFC 8555 7.1.6: an order whose authorization fails is invalid; it
+     * reads a, so that the authorization is locked first */
+    "o AS (UPDATE orders SET status = 'invalid', error = $2, "
+    "updated_at = now() WHERE status IN ('pending', 'ready') "
+    "AND id IN (SELECT order_id FROM order_authorizations "
+    "WHERE authorization_id = $4) AND EXISTS (SELECT 1 FROM c) "
+    "AND (SELECT count(*) FROM a) >= 0), "
+    ACME_PG_CHALL_RESULT_AUDIT("challenge.invalid");
+
+
 int
 acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
     const char *error_json, const char *validation_record_json)
@@ -1429,123 +1626,22 @@ acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
     snprintf(cid, sizeof(cid), "%" PRId64, job->chall_id);
     snprintf(aid, sizeof(aid), "%" PRId64, job->authz_id);
 
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+    params[0] = cid;
+    params[1] = error_json;
+    params[2] = validation_record_json;
+    params[3] = aid;
+
+    res = acme_pg_run(pg, error_json ? acme_pg_chall_invalid_sql
+                                     : acme_pg_chall_valid_sql,
+                      4, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
         return ACME_ERROR;
     }
 
-    /* Lock the orders first, in id order: two authorizations of one order
-     * validated at once then see each other's result, so the order moves
-     * to ready exactly once (READ COMMITTED re-reads per statement). */
-    params[0] = aid;
-    res = acme_pg_run(pg,
-              "SELECT o.id FROM orders o JOIN order_authorizations oa "
-              "ON oa.order_id = o.id WHERE oa.authorization_id = $1 "
-              "ORDER BY o.id FOR UPDATE OF o", 1, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
-    }
-
+    n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    params[0] = cid;
-    params[1] = error_json ? "invalid" : "valid";
-    params[2] = error_json;
-    params[3] = validation_record_json;
-
-    res = acme_pg_run(pg,
-              "UPDATE challenges SET status = $2, validated = CASE WHEN "
-              "$2 = 'valid' THEN now() END, error = $3, "
-              "validation_record = $4, updated_at = now() "
-              "WHERE id = $1 AND status = 'processing' RETURNING id",
-              4, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
-    }
-
-    n = PQntuples(res);
-    PQclear(res);
-
-    if (n == 0) {
-        acme_pg_rollback(pg);
-        return ACME_CONFLICT;
-    }
-
-    params[0] = aid;
-    params[1] = error_json ? "invalid" : "valid";
-
-    /* a passing check included CAA (when the validator checks it) */
-    if (acme_pg_cmd(pg, "UPDATE authorizations SET status = $2, "
-                        "caa_checked_at = CASE WHEN $2 = 'valid' THEN now() "
-                        "END WHERE id = $1 AND status = 'pending'", 2, params)
-        != ACME_OK)
-    {
-        goto failed;
-    }
-
-    params[0] = cid;
-    params[1] = error_json ? "challenge.invalid" : "challenge.valid";
-    params[2] = error_json;
-    params[3] = validation_record_json;
-
-    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
-                        "identifiers, detail) SELECT acc.ca, $2, "
-                        "acc.public_id, json_build_array(json_build_object("
-                        "'type', a.identifier_type, 'value', "
-                        "a.identifier_value))::text, json_build_object("
-                        "'challenge', c.public_id, 'type', c.type, "
-                        "'authorization', a.public_id, 'wildcard', "
-                        "a.wildcard, 'error', $3::json, 'record', "
-                        "$4::json)::text FROM challenges c "
-                        "JOIN authorizations a ON a.id = c.authorization_id "
-                        "JOIN accounts acc ON acc.id = a.account_id "
-                        "WHERE c.id = $1", 4, params) != ACME_OK)
-    {
-        goto failed;
-    }
-
-    params[0] = aid;
-    params[1] = error_json ? "invalid" : "valid";
-
-    if (error_json == NULL) {
-        /* RFC 8555 7.1.6: pending -> ready once every authorization of
-         * the order is valid */
-        if (acme_pg_cmd(pg,
-                "UPDATE orders o SET status = 'ready', updated_at = now() "
-                "WHERE o.status = 'pending' AND o.id IN (SELECT order_id "
-                "FROM order_authorizations WHERE authorization_id = $1) "
-                "AND NOT EXISTS (SELECT 1 FROM order_authorizations oa "
-                "JOIN authorizations a ON a.id = oa.authorization_id "
-                "WHERE oa.order_id = o.id AND a.status <> 'valid')",
-                1, params) != ACME_OK)
-        {
-            goto failed;
-        }
-
-    } else {
-        /* RFC 8555 7.1.6: an order whose authorization fails is invalid */
-        params[1] = error_json;
-
-        if (acme_pg_cmd(pg,
-                "UPDATE orders SET status = 'invalid', error = $2, "
-                "updated_at = now() WHERE status IN ('pending', 'ready') "
-                "AND id IN (SELECT order_id FROM order_authorizations "
-                "WHERE authorization_id = $1)", 2, params) != ACME_OK)
-        {
-            goto failed;
-        }
-    }
-
-    if (acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK) {
-        goto failed;
-    }
-
-    return ACME_OK;
-
-failed:
-
-    acme_pg_rollback(pg);
-
-    return ACME_ERROR;
+    return n ? ACME_OK : ACME_CONFLICT;
 }
 
 
@@ -1616,144 +1712,105 @@ acme_pg_finalize_begin(acme_pg_t *pg, int64_t order_id, int64_t account_id,
     snprintf(oid, sizeof(oid), "%" PRId64, order_id);
     snprintf(acct, sizeof(acct), "%" PRId64, account_id);
 
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+    params[0] = oid;
+    params[1] = cert_public_id;
+    params[2] = serial_hex;
+    params[3] = acct;
+
+    /* RFC 8555 7.1.6: ready -> processing, once; the serial is reserved
+     * before it is ever signed (DESIGN.md), in the same statement */
+    res = acme_pg_run(pg,
+              "WITH o AS (UPDATE orders o SET status = 'processing', "
+              "updated_at = now() WHERE o.id = $1 AND o.status = 'ready' "
+              "AND o.expires > now() AND NOT EXISTS (SELECT 1 FROM "
+              ACME_PG_AUTHZ_OF("o.id") " a WHERE a.status <> 'valid' "
+              "OR a.expires <= now()) "
+              "RETURNING o.id), "
+              "c AS (INSERT INTO certificates (public_id, serial, "
+              "order_id, account_id) SELECT $2, $3, o.id, $4 FROM o "
+              "RETURNING id) "
+              "SELECT count(*) FROM c", 4, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
         return ACME_ERROR;
     }
 
-    params[0] = oid;
-
-    /* RFC 8555 7.1.6: ready -> processing, once */
-    res = acme_pg_run(pg,
-              "UPDATE orders o SET status = 'processing', "
-              "updated_at = now() WHERE o.id = $1 AND o.status = 'ready' "
-              "AND o.expires > now() AND NOT EXISTS (SELECT 1 FROM "
-              "order_authorizations oa JOIN authorizations a "
-              "ON a.id = oa.authorization_id WHERE oa.order_id = o.id "
-              "AND (a.status <> 'valid' OR a.expires <= now())) "
-              "RETURNING o.id", 1, params, PGRES_TUPLES_OK);
-    if (res == NULL) {
-        goto failed;
-    }
-
-    n = PQntuples(res);
+    n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
 
-    if (n == 0) {
-        acme_pg_rollback(pg);
-        return ACME_CONFLICT;
-    }
-
-    /* the serial is reserved before it is ever signed (DESIGN.md) */
-    params[0] = cert_public_id;
-    params[1] = serial_hex;
-    params[2] = oid;
-    params[3] = acct;
-
-    if (acme_pg_cmd(pg, "INSERT INTO certificates (public_id, serial, "
-                        "order_id, account_id) VALUES ($1, $2, $3, $4)",
-                    4, params) != ACME_OK
-        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
-    {
-        goto failed;
-    }
-
-    return ACME_OK;
-
-failed:
-
-    acme_pg_rollback(pg);
-
-    return ACME_ERROR;
+    return n ? ACME_OK : ACME_CONFLICT;
 }
+
+
+/*
+ * One statement: the order processing -> valid (o, which locks it first:
+ * recovery, acme_pg_orders_recover(), changes the same row, and whichever
+ * comes second sees the other's status), then the reserved certificate row
+ * of that order gets its leaf (c, only when o changed), and the audit
+ * event; it answers with the order as it is now.
+ */
+static const char  acme_pg_finalize_finish_sql[] =
+    "WITH o AS (UPDATE orders o SET status = 'valid', "
+    "certificate_id = r.id, updated_at = now() FROM certificates r "
+    "WHERE o.id = $6 AND o.status = 'processing' AND r.public_id = $1 "
+    "AND r.order_id = o.id AND r.der IS NULL RETURNING o.*), "
+    "c AS (UPDATE certificates SET der = $2, chain = $3, "
+    "not_before = to_timestamp($4), not_after = to_timestamp($5) "
+    "WHERE public_id = $1 AND der IS NULL "
+    "AND order_id IN (SELECT id FROM o) "
+    "RETURNING id, public_id, serial, order_id, account_id), "
+    "e AS (INSERT INTO audit_events (ca, event, account, order_id, "
+    "serial, identifiers, detail) SELECT a.ca, 'certificate.issued', "
+    "a.public_id, o.public_id, c.serial, o.identifiers, $7 "
+    "FROM c JOIN o ON o.id = c.order_id "
+    "JOIN accounts a ON a.id = c.account_id) "
+    "SELECT " ACME_PG_ORDER_COLS("c.public_id", ACME_PG_ORDER_AUTHZ)
+    " FROM o JOIN c ON c.order_id = o.id";
 
 
 int
 acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
     const char *cert_public_id, const unsigned char *der, size_t der_len,
     const char *chain_pem, time_t not_before, time_t not_after,
-    const char *audit_detail)
+    const char *audit_detail, acme_order_t *o)
 {
-    int          n, formats[5], lengths[5];
-    char         oid[32], nb[32], na[32], cid[32];
+    int          rc, formats[7], lengths[7];
+    char         oid[32], nb[32], na[32];
     PGresult    *res;
-    const char  *params[5];
+    const char  *params[7];
 
+    memset(o, 0, sizeof(*o));
     snprintf(oid, sizeof(oid), "%" PRId64, order_id);
     snprintf(nb, sizeof(nb), "%lld", (long long) not_before);
     snprintf(na, sizeof(na), "%lld", (long long) not_after);
-
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
-        return ACME_ERROR;
-    }
 
     params[0] = cert_public_id;
     params[1] = (const char *) der;
     params[2] = chain_pem;
     params[3] = nb;
     params[4] = na;
+    params[5] = oid;
+    params[6] = audit_detail ? audit_detail : "{}";
     memset(formats, 0, sizeof(formats));
     memset(lengths, 0, sizeof(lengths));
     formats[1] = 1;
     lengths[1] = (int) der_len;
 
-    res = PQexecParams(pg->conn,
-              "UPDATE certificates SET der = $2, chain = $3, "
-              "not_before = to_timestamp($4), not_after = to_timestamp($5) "
-              "WHERE public_id = $1 AND der IS NULL RETURNING id",
-              5, NULL, params, lengths, formats, 0);
-    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK
-        || PQntuples(res) != 1)
-    {
-        acme_pg_fail(pg, "store certificate", res);
-        PQclear(res);
-        goto failed;
-    }
-
-    acme_pg_copy(cid, sizeof(cid), res, 0, 0);
-    PQclear(res);
-
-    params[0] = oid;
-    params[1] = cid;
-
-    res = acme_pg_run(pg,
-              "UPDATE orders SET status = 'valid', certificate_id = $2, "
-              "updated_at = now() WHERE id = $1 AND status = 'processing' "
-              "RETURNING id", 2, params, PGRES_TUPLES_OK);
+    res = acme_pg_run_bin(pg, acme_pg_finalize_finish_sql, 7, params,
+                          lengths, formats, PGRES_TUPLES_OK);
     if (res == NULL) {
-        goto failed;
+        return ACME_ERROR;
     }
 
-    n = PQntuples(res);
+    rc = acme_pg_order_row(res, 0, o);
     PQclear(res);
 
-    if (n == 0) {
+    if (rc == ACME_NOT_FOUND) {
         snprintf(pg->err, sizeof(pg->err), "order %s left processing",
                  oid);
-        goto failed;
+        return ACME_ERROR;
     }
 
-    params[0] = cid;
-    params[1] = audit_detail ? audit_detail : "{}";
-
-    if (acme_pg_cmd(pg, "INSERT INTO audit_events (ca, event, account, "
-                        "order_id, serial, identifiers, detail) SELECT a.ca, "
-                        "'certificate.issued', a.public_id, o.public_id, "
-                        "c.serial, o.identifiers, $2 FROM certificates c "
-                        "JOIN orders o ON o.id = c.order_id "
-                        "JOIN accounts a ON a.id = c.account_id "
-                        "WHERE c.id = $1", 2, params) != ACME_OK
-        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
-    {
-        goto failed;
-    }
-
-    return ACME_OK;
-
-failed:
-
-    acme_pg_rollback(pg);
-
-    return ACME_ERROR;
+    return rc;
 }
 
 
@@ -1935,9 +1992,8 @@ acme_pg_order_caa_stale(acme_pg_t *pg, int64_t order_id, int max_age,
     params[1] = age;
 
     res = acme_pg_run(pg,
-              "SELECT a.public_id FROM order_authorizations oa "
-              "JOIN authorizations a ON a.id = oa.authorization_id "
-              "WHERE oa.order_id = $1 AND a.identifier_type = 'dns' "
+              "SELECT a.public_id FROM " ACME_PG_AUTHZ_OF("$1") " a "
+              "WHERE a.identifier_type = 'dns' "
               "AND coalesce(a.caa_checked_at, a.created_at) "
               "< now() - make_interval(secs => $2) ORDER BY a.id",
               2, params, PGRES_TUPLES_OK);
@@ -1972,8 +2028,7 @@ acme_pg_order_caa_state(acme_pg_t *pg, int64_t order_id, int max_age,
               "AND a.status = 'valid' AND coalesce(a.caa_checked_at, "
               "a.created_at) < now() - make_interval(secs => $2)), "
               "count(*) FILTER (WHERE a.status <> 'valid') "
-              "FROM order_authorizations oa JOIN authorizations a "
-              "ON a.id = oa.authorization_id WHERE oa.order_id = $1",
+              "FROM " ACME_PG_AUTHZ_OF("$1") " a",
               2, params, PGRES_TUPLES_OK);
     if (res == NULL) {
         return ACME_ERROR;
@@ -2011,6 +2066,7 @@ acme_pg_caa_result(acme_pg_t *pg, const acme_pg_job_t *job,
     const char *error_json)
 {
     char         aid[32];
+    PGresult    *res;
     const char  *params[2];
 
     snprintf(aid, sizeof(aid), "%" PRId64, job->authz_id);
@@ -2024,33 +2080,31 @@ acme_pg_caa_result(acme_pg_t *pg, const acme_pg_job_t *job,
                            1, params);
     }
 
-    if (acme_pg_cmd(pg, "BEGIN", 0, NULL) != ACME_OK) {
+    /* one statement: the authorization, then its pending or ready orders
+     * (which read it, so that it is locked first, as
+     * acme_pg_chall_result() does), and the audit event */
+    res = acme_pg_run(pg,
+              "WITH a AS (UPDATE authorizations SET status = 'invalid' "
+              "WHERE id = $1 AND status = 'valid' RETURNING id), "
+              "o AS (UPDATE orders SET status = 'invalid', error = $2, "
+              "updated_at = now() WHERE status IN ('pending', 'ready') "
+              "AND id IN (SELECT order_id FROM order_authorizations "
+              "WHERE authorization_id = $1) "
+              "AND (SELECT count(*) FROM a) >= 0), "
+              "e AS (INSERT INTO audit_events (ca, event, account, "
+              "identifiers, detail) SELECT acc.ca, "
+              "'authorization.caa_refused', acc.public_id, "
+              "json_build_array(json_build_object('type', "
+              "az.identifier_type, 'value', az.identifier_value))::text, "
+              "json_build_object('authorization', az.public_id, 'error', "
+              "$2::json)::text FROM authorizations az JOIN accounts acc "
+              "ON acc.id = az.account_id WHERE az.id = $1) "
+              "SELECT 1", 2, params, PGRES_TUPLES_OK);
+    if (res == NULL) {
         return ACME_ERROR;
     }
 
-    /* the orders first, as acme_pg_chall_result() locks them */
-    if (acme_pg_cmd(pg, "UPDATE orders SET status = 'invalid', error = $2, "
-                        "updated_at = now() WHERE status IN ('pending', "
-                        "'ready') AND id IN (SELECT order_id FROM "
-                        "order_authorizations WHERE authorization_id = $1)",
-                    2, params) != ACME_OK
-        || acme_pg_cmd(pg, "UPDATE authorizations SET status = 'invalid' "
-                           "WHERE id = $1 AND status = 'valid'", 1, params)
-           != ACME_OK
-        || acme_pg_cmd(pg,
-               "INSERT INTO audit_events (ca, event, account, identifiers, "
-               "detail) SELECT acc.ca, 'authorization.caa_refused', "
-               "acc.public_id, json_build_array(json_build_object('type', "
-               "a.identifier_type, 'value', a.identifier_value))::text, "
-               "json_build_object('authorization', a.public_id, 'error', "
-               "$2::json)::text FROM authorizations a JOIN accounts acc "
-               "ON acc.id = a.account_id WHERE a.id = $1", 2, params)
-           != ACME_OK
-        || acme_pg_cmd(pg, "COMMIT", 0, NULL) != ACME_OK)
-    {
-        acme_pg_rollback(pg);
-        return ACME_ERROR;
-    }
+    PQclear(res);
 
     return ACME_OK;
 }
@@ -2090,10 +2144,42 @@ acme_pg_unhex(const char *s, size_t *len)
     "extract(epoch from c.revoked_at)::bigint"
 
 
+/* the certificate in row 0 of ACME_PG_CERT_COLS from column b: ACME_OK,
+ * ACME_NOT_FOUND (no row, or a NULL id) or ACME_ERROR (out of memory) */
+static int
+acme_pg_cert_row(PGresult *res, int b, acme_cert_t *c)
+{
+    memset(c, 0, sizeof(*c));
+
+    if (PQntuples(res) == 0 || PQgetisnull(res, 0, b)) {
+        return ACME_NOT_FOUND;
+    }
+
+    c->id = strtoll(PQgetvalue(res, 0, b), NULL, 10);
+    acme_pg_copy(c->public_id, sizeof(c->public_id), res, 0, b + 1);
+    acme_pg_copy(c->serial, sizeof(c->serial), res, 0, b + 2);
+    c->order_id = strtoll(PQgetvalue(res, 0, b + 3), NULL, 10);
+    c->account_id = strtoll(PQgetvalue(res, 0, b + 4), NULL, 10);
+
+    if (!PQgetisnull(res, 0, b + 5)) {
+        c->der = acme_pg_unhex(PQgetvalue(res, 0, b + 5), &c->der_len);
+        if (c->der == NULL) {
+            return ACME_ERROR;
+        }
+    }
+
+    c->chain = acme_pg_strdup(res, 0, b + 6);
+    c->revoked_at = acme_pg_time(res, 0, b + 7);
+
+    return ACME_OK;
+}
+
+
 static int
 acme_pg_cert_query(acme_pg_t *pg, const char *sql, int n,
     const char *const *params, acme_cert_t *c)
 {
+    int        rc;
     PGresult  *res;
 
     memset(c, 0, sizeof(*c));
@@ -2103,30 +2189,10 @@ acme_pg_cert_query(acme_pg_t *pg, const char *sql, int n,
         return ACME_ERROR;
     }
 
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return ACME_NOT_FOUND;
-    }
-
-    c->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    acme_pg_copy(c->public_id, sizeof(c->public_id), res, 0, 1);
-    acme_pg_copy(c->serial, sizeof(c->serial), res, 0, 2);
-    c->order_id = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-    c->account_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-
-    if (!PQgetisnull(res, 0, 5)) {
-        c->der = acme_pg_unhex(PQgetvalue(res, 0, 5), &c->der_len);
-        if (c->der == NULL) {
-            PQclear(res);
-            return ACME_ERROR;
-        }
-    }
-
-    c->chain = acme_pg_strdup(res, 0, 6);
-    c->revoked_at = acme_pg_time(res, 0, 7);
+    rc = acme_pg_cert_row(res, 0, c);
     PQclear(res);
 
-    return ACME_OK;
+    return rc;
 }
 
 
@@ -2304,6 +2370,117 @@ acme_pg_account_rekey(acme_pg_t *pg, int64_t id, const char *old_thumbprint,
     PQclear(res);
 
     return n ? ACME_OK : ACME_CONFLICT;
+}
+
+
+/*
+ * The statements of acme_pg_account_with(), by kind: the account row
+ * (ACME_PG_ACCOUNT_NCOLS columns) joined with the resource's, whose
+ * columns are NULL when it does not exist.
+ */
+static const char  *acme_pg_account_with_sql[] = {
+    /* ACME_PG_RES_ORDER */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", "
+    ACME_PG_ORDER_COLS("coalesce(c.public_id, '')", ACME_PG_ORDER_AUTHZ)
+    " FROM accounts acc LEFT JOIN orders o ON o.public_id = $3 "
+    "LEFT JOIN certificates c ON c.id = o.certificate_id "
+    "WHERE acc.ca = $1 AND acc.public_id = $2",
+
+    /* ACME_PG_RES_AUTHZ */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_AUTHZ_COLS
+    " FROM accounts acc LEFT JOIN (authorizations a JOIN challenges c "
+    "ON c.authorization_id = a.id) ON a.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2 ORDER BY c.id",
+
+    /* ACME_PG_RES_CHALL */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_AUTHZ_COLS
+    " FROM accounts acc LEFT JOIN (authorizations a JOIN challenges c "
+    "ON c.authorization_id = a.id) ON c.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2",
+
+    /* ACME_PG_RES_CERT */
+    "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", " ACME_PG_CERT_COLS
+    " FROM accounts acc LEFT JOIN certificates c ON c.public_id = $3 "
+    "WHERE acc.ca = $1 AND acc.public_id = $2"
+};
+
+
+int
+acme_pg_account_with(acme_pg_t *pg, const char *ca, const char *public_id,
+    acme_pg_res_e kind, const char *res_public_id, acme_account_t *a,
+    acme_pg_res_t *r)
+{
+    int          rc, b;
+    PGresult    *res;
+    const char  *params[3];
+
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->rc = ACME_NOT_FOUND;
+
+    if (kind == ACME_PG_RES_NONE) {
+        return acme_pg_account_by_public_id(pg, ca, public_id, a);
+    }
+
+    params[0] = ca;
+    params[1] = public_id;
+    params[2] = res_public_id;
+
+    res = acme_pg_run(pg, acme_pg_account_with_sql[kind - 1], 3, params,
+                      PGRES_TUPLES_OK);
+    if (res == NULL) {
+        memset(a, 0, sizeof(*a));
+        return ACME_ERROR;
+    }
+
+    rc = acme_pg_account_row(res, a);
+    b = ACME_PG_ACCOUNT_NCOLS;
+
+    if (rc == ACME_OK) {
+        switch (kind) {
+
+        case ACME_PG_RES_ORDER:
+            r->rc = acme_pg_order_row(res, b, &r->order);
+            break;
+
+        case ACME_PG_RES_AUTHZ:
+        case ACME_PG_RES_CHALL:
+            r->rc = acme_pg_authz_rows(res, b, &r->authz);
+
+            if (r->rc == ACME_ERROR) {
+                acme_authz_clear(&r->authz);
+            }
+
+            break;
+
+        default:
+            r->rc = acme_pg_cert_row(res, b, &r->cert);
+
+            if (r->rc == ACME_ERROR) {
+                acme_cert_clear(&r->cert);
+            }
+
+            break;
+        }
+
+        if (r->rc == ACME_ERROR) {
+            snprintf(pg->err, sizeof(pg->err), "out of memory");
+        }
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+void
+acme_pg_res_clear(acme_pg_res_t *r)
+{
+    acme_order_clear(&r->order);
+    acme_authz_clear(&r->authz);
+    acme_cert_clear(&r->cert);
+    memset(r, 0, sizeof(*r));
 }
 
 

@@ -88,6 +88,25 @@ typedef struct {
     time_t       revoked_at;
 } acme_cert_t;
 
+/* what a request's URL names, read together with its account */
+typedef enum {
+    ACME_PG_RES_NONE = 0,
+    ACME_PG_RES_ORDER,           /* an order by public id */
+    ACME_PG_RES_AUTHZ,           /* an authorization by public id */
+    ACME_PG_RES_CHALL,           /* a challenge (and its authorization) */
+    ACME_PG_RES_CERT             /* a certificate by public id */
+} acme_pg_res_e;
+
+/* the resource read by acme_pg_account_with(); free with
+ * acme_pg_res_clear() */
+typedef struct {
+    acme_pg_res_e  kind;
+    int            rc;           /* ACME_OK, ACME_NOT_FOUND, ACME_ERROR */
+    acme_order_t   order;        /* ACME_PG_RES_ORDER */
+    acme_authz_t   authz;        /* ACME_PG_RES_AUTHZ, ACME_PG_RES_CHALL */
+    acme_cert_t    cert;         /* ACME_PG_RES_CERT */
+} acme_pg_res_t;
+
 /* a new identifier for acme_pg_order_create() */
 typedef struct {
     const char  *type;           /* "dns" or "ip" */
@@ -157,6 +176,21 @@ int acme_pg_account_create(acme_pg_t *pg, const char *ca,
     const char *public_id, const char *thumbprint, const char *jwk,
     const char *contact, int tos_agreed, const char *eab_binding,
     acme_account_t *a);
+/*
+ * The account with public id public_id (as acme_pg_account_by_public_id(),
+ * whose return codes it has) and, in the same statement, the resource of
+ * kind with public id res_public_id, as acme_pg_order_get(),
+ * acme_pg_authz_get(), acme_pg_chall_get() or acme_pg_cert_get() would
+ * read it: r->rc is their return code (ACME_NOT_FOUND also when the
+ * account was not found).  One round trip for a request's "kid" and the
+ * object its URL names.  *r is the caller's to free with
+ * acme_pg_res_clear() whatever the result; ACME_PG_RES_NONE reads only the
+ * account.
+ */
+int acme_pg_account_with(acme_pg_t *pg, const char *ca,
+    const char *public_id, acme_pg_res_e kind, const char *res_public_id,
+    acme_account_t *a, acme_pg_res_t *r);
+void acme_pg_res_clear(acme_pg_res_t *r);
 /* contact == NULL keeps it; status == NULL keeps it (valid -> deactivated
  * only, RFC 8555 7.3.6) */
 int acme_pg_account_update(acme_pg_t *pg, int64_t id, const char *contact,
@@ -176,17 +210,19 @@ int acme_pg_account_pending_authz(acme_pg_t *pg, int64_t account_id,
 int acme_pg_account_failed_validations(acme_pg_t *pg, int64_t account_id,
     const char *type, const char *value, int window, long long *count);
 
-/* Orders (RFC 8555 7.4): order, its authorizations and challenges in one
- * transaction.  A valid authorization of the account for the same
- * identifier with an hour or more left, validated at most reuse_window
- * seconds ago (0: never reuse), is linked instead of a new one (RFC 8555
- * 7.1.3); the order's expiry is capped by it, and an order whose
- * authorizations are all valid starts "ready". */
+/* Orders (RFC 8555 7.4): order, its authorizations and challenges and
+ * its audit event in one statement (one round trip, one transaction).  A
+ * valid authorization of the account for the same identifier with an hour
+ * or more left, validated at most reuse_window seconds ago (0: never
+ * reuse), is linked instead of a new one (RFC 8555 7.1.3); the order's
+ * expiry is capped by it, and an order whose authorizations are all valid
+ * starts "ready".  *o receives the order as created, as from
+ * acme_pg_order_get() (free with acme_order_clear(); zeroed on error). */
 int acme_pg_order_create(acme_pg_t *pg, int64_t account_id,
     const char *public_id, time_t expires, time_t not_before,
     time_t not_after, const char *identifiers_json,
     const acme_pg_new_authz_t *authz, size_t nauthz, time_t authz_expires,
-    int reuse_window);
+    int reuse_window, acme_order_t *o);
 int acme_pg_order_get(acme_pg_t *pg, const char *public_id,
     acme_order_t *o);
 void acme_order_clear(acme_order_t *o);
@@ -196,7 +232,7 @@ int acme_pg_authz_get(acme_pg_t *pg, const char *public_id,
 void acme_authz_clear(acme_authz_t *az);
 
 /* RFC 8555 7.5.2: pending or valid -> deactivated, and the pending or
- * ready orders using it -> invalid, in one transaction; ACME_CONFLICT in
+ * ready orders using it -> invalid, in one statement; ACME_CONFLICT in
  * any other state */
 int acme_pg_authz_deactivate(acme_pg_t *pg, int64_t authz_id);
 
@@ -206,15 +242,18 @@ int acme_pg_chall_get(acme_pg_t *pg, const char *public_id,
 
 /* RFC 8555 7.5.1: pending -> processing, only while the authorization is
  * pending and not expired.  ACME_CONFLICT otherwise (not an error: the
- * caller answers with the current state). */
-int acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now);
+ * caller answers with the current state).  Either way *az receives the
+ * challenge as it is now, as from acme_pg_chall_get() (free with
+ * acme_authz_clear(); zeroed on ACME_ERROR). */
+int acme_pg_chall_start(acme_pg_t *pg, int64_t chall_id, time_t now,
+    acme_authz_t *az);
 
 /* Validator side: load a job by challenge public id; record a result.
  * acme_pg_chall_result(): processing -> valid (error NULL) or invalid
  * (error = problem JSON), the authorization pending -> valid / invalid and
  * every pending order using it -> ready (all its authorizations valid) or
- * invalid, in one transaction.  ACME_CONFLICT when the challenge was no
- * longer processing (already recorded). */
+ * invalid, with the audit event, in one statement.  ACME_CONFLICT when
+ * the challenge was no longer processing (already recorded). */
 int acme_pg_job_load(acme_pg_t *pg, const char *chall_public_id,
     acme_pg_job_t *job);
 int acme_pg_chall_result(acme_pg_t *pg, const acme_pg_job_t *job,
@@ -248,17 +287,20 @@ int acme_pg_caa_result(acme_pg_t *pg, const acme_pg_job_t *job,
     const char *error_json);
 
 /* Finalize (RFC 8555 7.4): ready -> processing and a reserved certificate
- * row with its serial in one transaction; ACME_CONFLICT when the order was
+ * row with its serial in one statement; ACME_CONFLICT when the order was
  * not ready.  Then acme_pg_finalize_finish() stores the signed leaf and
  * sets the order valid (with its certificate.issued audit event, whose
- * detail is audit_detail JSON), or acme_pg_finalize_fail() sets it
- * invalid. */
+ * detail is audit_detail JSON) in one statement, and *o receives the
+ * order as it is then, as from acme_pg_order_get() (free with
+ * acme_order_clear(); zeroed on error: ACME_ERROR also when the order had
+ * left "processing", and then nothing is stored); or
+ * acme_pg_finalize_fail() sets it invalid. */
 int acme_pg_finalize_begin(acme_pg_t *pg, int64_t order_id,
     int64_t account_id, const char *cert_public_id, const char *serial_hex);
 int acme_pg_finalize_finish(acme_pg_t *pg, int64_t order_id,
     const char *cert_public_id, const unsigned char *der, size_t der_len,
     const char *chain_pem, time_t not_before, time_t not_after,
-    const char *audit_detail);
+    const char *audit_detail, acme_order_t *o);
 int acme_pg_finalize_fail(acme_pg_t *pg, int64_t order_id,
     const char *error_json);
 
