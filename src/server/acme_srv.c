@@ -2262,13 +2262,15 @@ acme_srv_authz(acme_srv_ctx_t *ctx)
 static int
 acme_srv_chall(acme_srv_ctx_t *ctx)
 {
-    int            rc;
+    int            rc, queued;
     int64_t        chall_id;
     acme_authz_t   az;
 
     if (acme_srv_load_authz(ctx, 1, &az) != ACME_OK) {
         return ACME_ERROR;
     }
+
+    queued = 0;
 
     if (ctx->payload != NULL) {
         if (!json_is_object(ctx->payload)) {
@@ -2292,9 +2294,10 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
         if (rc == ACME_OK) {
             /* a lost job is re-enqueued from PostgreSQL by the validator's
              * stale scan, so a Redis failure here loses nothing */
-            if (acme_redis_job_add(ctx->rd, az.challs[0].public_id)
-                != ACME_OK)
-            {
+            queued = acme_redis_job_add(ctx->rd, az.challs[0].public_id)
+                     == ACME_OK;
+
+            if (!queued) {
                 snprintf(ctx->resp->log, sizeof(ctx->resp->log),
                          "enqueue of challenge %s: %s (the validator's "
                          "stale scan will pick it up)",
@@ -2307,7 +2310,13 @@ acme_srv_chall(acme_srv_ctx_t *ctx)
     acme_srv_url(ctx->resp->link_up, sizeof(ctx->resp->link_up), ctx->req,
                  "authz", az.public_id, NULL);
 
-    if (strcmp(az.challs[0].status, "processing") == 0) {
+    /*
+     * RFC 8555 7.5.1: Retry-After on polls while the validation runs.  The
+     * response that queued it has none: a check usually ends within tens
+     * of milliseconds, and "1" would hold an obedient client for a whole
+     * second; the client's own first poll interval applies instead.
+     */
+    if (strcmp(az.challs[0].status, "processing") == 0 && !queued) {
         ctx->resp->retry_after = ACME_SRV_RETRY_AFTER;
     }
 

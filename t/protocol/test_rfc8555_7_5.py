@@ -83,6 +83,18 @@ def test_rfc8555_7_5_1_polling_while_processing(raw, stack_env):
     assert r.status_code == 200 and r.json()["status"] == "pending"
 
 
+def test_rfc8555_7_5_1_response_that_starts_validation_has_no_retry_after(
+        raw, http01_server):
+    """the validation was just queued and usually ends within tens of
+    milliseconds: no Retry-After holds the client for a second; a poll
+    (and a repeated response) while it runs still has one"""
+    key, kid = raw.new_account()
+    _, o = new_order(raw, key, kid, ["quick.example.test"])
+    r = answer_http01(raw, http01_server, key, kid, o["authorizations"][0])
+    assert r.json()["status"] == "processing"
+    assert "Retry-After" not in r.headers
+
+
 def test_rfc8555_7_5_1_challenge_of_another_account_is_unauthorized(raw):
     key, kid = raw.new_account()
     _, o = new_order(raw, key, kid, ["theirs.example.test"])
