@@ -16,6 +16,8 @@
 #   BENCH_STALL=5           acme-bench --stall
 #   BENCH_KEEP=1            keep the temporary directory (logs)
 #   BENCH_OUT=build/bench.json
+#   BENCH_DNSSEC=0          1: the validator validates DNSSEC (off by
+#                           default, as in the validator's own default)
 # "issue-nora" is issue mode with --ignore-retry-after: what the server can
 # do when the client does not wait the Retry-After it is sent.
 set -euo pipefail
@@ -88,8 +90,8 @@ cleanup() {
 start_stack() {
     log "starting the local stack in $T/stack"
     mkdir -p "$T/stack"
-    ACME_STACK_DIR=$T/stack "$REPO/scripts/stack.sh" up \
-        > "$T/stack-up.log" 2>&1 \
+    ACME_STACK_DIR=$T/stack ACME_STACK_DNSSEC=${BENCH_DNSSEC:-0} \
+        "$REPO/scripts/stack.sh" up > "$T/stack-up.log" 2>&1 \
         || { cat "$T/stack-up.log" >&2; die "stack did not start"; }
     stk_load_env "$T/stack"
     OURS_PIDS="$(head -n1 "$NGINX_PREFIX/logs/nginx.pid")"

@@ -19,6 +19,9 @@
 #                           (e.g. LD_PRELOAD=... ASAN_OPTIONS=...)
 #   ACME_VALIDATOR_WRAPPER  a command prefix for the validator (e.g.
 #                           valgrind --log-file=...); not for its -t check
+#
+# ACME_STACK_DNSSEC=0 leaves dnssec_trust_anchor out of the validator's
+# configuration (the default of a real deployment; bench/run.sh uses it).
 set -euo pipefail
 
 . "$(dirname "$0")/lib-stack.sh"
@@ -479,6 +482,10 @@ nginx_ready() {
 
 up_validator() {
     local conf="$DIR/validator.conf"
+    local dnssec_line="dnssec_trust_anchor = $DIR/dns/trust-anchors"
+    if [ "${ACME_STACK_DNSSEC:-1}" = 0 ]; then
+        dnssec_line="# no dnssec_trust_anchor (ACME_STACK_DNSSEC=0)"
+    fi
     cat > "$conf" <<EOF
 # acme-validator for the test stack (scripts/stack.sh)
 database = $CONNINFO
@@ -488,7 +495,7 @@ http01_port = $HTTP01PORT
 tls_alpn01_port = $TLSALPN01PORT
 metrics_listen = 127.0.0.1:$VMETRICSPORT
 caa_identities = acme.example.test
-dnssec_trust_anchor = $DIR/dns/trust-anchors
+$dnssec_line
 account_uri_prefix = https://127.0.0.1:$ACMEPORT{ca}acct/
 allow_private_addresses = yes
 workers = 4
