@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <unistd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 
 #include "acmev_errcode.h"
@@ -151,6 +152,7 @@ static const acmev_opt_t  acmev_opts[] = {
 
 
 static pthread_mutex_t  acmev_conf_mutex = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ulong     acmev_conf_serial;
 static acmev_conf_t    *acmev_conf_current;
 
 
@@ -165,6 +167,8 @@ acmev_conf_new(void)
     if (conf == NULL) {
         goto failed;
     }
+
+    conf->serial = atomic_fetch_add(&acmev_conf_serial, 1) + 1;
 
     for (i = 0; i < ACMEV_NOPTS; i++) {
         if (acmev_opts[i].def == NULL) {

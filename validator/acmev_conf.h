@@ -60,6 +60,7 @@ typedef struct {
     struct sockaddr_storage  metrics_addr;
     socklen_t                metrics_addrlen;
 
+    unsigned long  serial;       /* distinct for every acmev_conf_new() */
     int          refs;           /* acmev_conf_acquire() references */
 } acmev_conf_t;
 

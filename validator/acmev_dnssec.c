@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +23,25 @@
 
 #define ACMEV_DNSSEC_WHY_MAX  512
 
+static pthread_once_t  acmev_dnssec_once = PTHREAD_ONCE_INIT;
+static pthread_key_t   acmev_dnssec_key;
+
 /* RFC 8624 3.1 and 3.3: what libunbound (OpenSSL 3) validates */
 static const int  acmev_dnssec_algs[] = { 5, 7, 8, 10, 13, 14, 15, 16 };
 static const int  acmev_dnssec_digests[] = { 1, 2, 4 };
+
+
+/*
+ * Each worker thread keeps one libunbound context per resolver for the
+ * configuration it was made for (conf->serial): making one costs more
+ * than the lookup.  It caches nothing that outlives a lookup
+ * (cache-max-ttl 0), so that a record published a moment ago is seen;
+ * one that failed a lookup is dropped.
+ */
+typedef struct {
+    unsigned long      serial;
+    struct ub_ctx     *ctx[ACMEV_RESOLVERS_MAX];
+} acmev_dnssec_tls_t;
 
 
 typedef struct {
@@ -34,11 +51,16 @@ typedef struct {
 } acmev_dnssec_job_t;
 
 
-static int acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
+static int acmev_dnssec_ask(const acmev_conf_t *conf, size_t i,
     const char *qname, ldns_rr_type type, ldns_pkt **pkt, int *state,
     int *bogus, char *why, size_t whylen);
 static struct ub_ctx *acmev_dnssec_ctx(const acmev_conf_t *conf,
     const acmev_ns_t *ns, char *why, size_t whylen);
+static struct ub_ctx *acmev_dnssec_ctx_get(const acmev_conf_t *conf,
+    size_t i, char *why, size_t whylen);
+static void acmev_dnssec_ctx_drop(size_t i);
+static void acmev_dnssec_key_init(void);
+static void acmev_dnssec_tls_free(void *arg);
 static int acmev_dnssec_read(const char *path, char **buf, size_t *len,
     char *err, size_t errlen);
 static int acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path,
@@ -76,7 +98,7 @@ acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
         ns = &conf->resolvers[i];
         bogus = 0;
 
-        rc = acmev_dnssec_ask(conf, ns, qname, type, pkt, state, &bogus, why,
+        rc = acmev_dnssec_ask(conf, i, qname, type, pkt, state, &bogus, why,
                               whylen);
         if (rc == ACMEV_OK) {
             *used = ns;
@@ -314,9 +336,9 @@ acmev_dnssec_state_name(int state)
  * *bogus = 1 when validation failed); ACMEV_ENOMEM.
  */
 static int
-acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
-    const char *qname, ldns_rr_type type, ldns_pkt **pkt, int *state,
-    int *bogus, char *why, size_t whylen)
+acmev_dnssec_ask(const acmev_conf_t *conf, size_t i, const char *qname,
+    ldns_rr_type type, ldns_pkt **pkt, int *state, int *bogus, char *why,
+    size_t whylen)
 {
     int                  rc, id, err, n;
     long long            deadline, left;
@@ -332,8 +354,7 @@ acmev_dnssec_ask(const acmev_conf_t *conf, const acmev_ns_t *ns,
     memset(&job, 0, sizeof(job));
     rc = ACMEV_EFAILED;
 
-    /* a new context per question: no answer cached from an earlier try */
-    ctx = acmev_dnssec_ctx(conf, ns, why, whylen);
+    ctx = acmev_dnssec_ctx_get(conf, i, why, whylen);
     if (ctx == NULL) {
         return ACMEV_EFAILED;
     }
@@ -432,9 +453,90 @@ done:
         ub_resolve_free(job.result);
     }
 
-    ub_ctx_delete(ctx);
+    /* a timeout or a failure may leave state behind: start afresh */
+    if (rc != ACMEV_OK) {
+        acmev_dnssec_ctx_drop(i);
+    }
 
     return rc;
+}
+
+
+/* the calling thread's context for conf's resolver i (made if needed) */
+static struct ub_ctx *
+acmev_dnssec_ctx_get(const acmev_conf_t *conf, size_t i, char *why,
+    size_t whylen)
+{
+    size_t               k;
+    acmev_dnssec_tls_t  *tls;
+
+    pthread_once(&acmev_dnssec_once, acmev_dnssec_key_init);
+
+    tls = pthread_getspecific(acmev_dnssec_key);
+
+    if (tls == NULL) {
+        tls = calloc(1, sizeof(acmev_dnssec_tls_t));
+        if (tls == NULL || pthread_setspecific(acmev_dnssec_key, tls) != 0)
+        {
+            free(tls);
+            snprintf(why, whylen, "DNSSEC resolver: out of memory");
+            return NULL;
+        }
+    }
+
+    /* a reload: the resolvers, anchors or timeout may have changed */
+    if (tls->serial != conf->serial) {
+        for (k = 0; k < ACMEV_RESOLVERS_MAX; k++) {
+            acmev_dnssec_ctx_drop(k);
+        }
+
+        tls->serial = conf->serial;
+    }
+
+    if (tls->ctx[i] == NULL) {
+        tls->ctx[i] = acmev_dnssec_ctx(conf, &conf->resolvers[i], why,
+                                       whylen);
+    }
+
+    return tls->ctx[i];
+}
+
+
+static void
+acmev_dnssec_ctx_drop(size_t i)
+{
+    acmev_dnssec_tls_t  *tls;
+
+    tls = pthread_getspecific(acmev_dnssec_key);
+
+    if (tls != NULL && tls->ctx[i] != NULL) {
+        ub_ctx_delete(tls->ctx[i]);
+        tls->ctx[i] = NULL;
+    }
+}
+
+
+static void
+acmev_dnssec_key_init(void)
+{
+    (void) pthread_key_create(&acmev_dnssec_key, acmev_dnssec_tls_free);
+}
+
+
+/* at the exit of a worker thread */
+static void
+acmev_dnssec_tls_free(void *arg)
+{
+    size_t               k;
+    acmev_dnssec_tls_t  *tls = arg;
+
+    for (k = 0; k < ACMEV_RESOLVERS_MAX; k++) {
+        if (tls->ctx[k] != NULL) {
+            ub_ctx_delete(tls->ctx[k]);
+        }
+    }
+
+    free(tls);
 }
 
 
@@ -459,6 +561,28 @@ acmev_dnssec_ctx(const acmev_conf_t *conf, const acmev_ns_t *ns, char *why,
     /* the resolvers are the operator's choice, loopback included */
     if (err == 0) {
         err = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no");
+    }
+
+    /*
+     * the context outlives a lookup: nothing it learnt may answer the
+     * next one (a TXT record published since, a CAA record removed), so
+     * every record, negative answers and NSEC ranges included, expires at
+     * once
+     */
+    if (err == 0) {
+        err = ub_ctx_set_option(ctx, "cache-max-ttl:", "0");
+    }
+
+    if (err == 0) {
+        err = ub_ctx_set_option(ctx, "cache-max-negative-ttl:", "0");
+    }
+
+    if (err == 0) {
+        err = ub_ctx_set_option(ctx, "aggressive-nsec:", "no");
+    }
+
+    if (err == 0) {
+        err = ub_ctx_set_option(ctx, "prefetch:", "no");
     }
 
     /*

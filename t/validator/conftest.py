@@ -160,7 +160,7 @@ class Validator:
 
 
 @contextlib.contextmanager
-def running_validator(stack_env, d, extra="", resolvers=None):
+def running_validator(stack_env, d, extra="", resolvers=None, workers=4):
     """a validator with its own Redis under directory d; extra: more
     configuration lines; resolvers: "ip:port" list (default: the stack's
     Knot)"""
@@ -199,7 +199,7 @@ def running_validator(stack_env, d, extra="", resolvers=None):
             + "caa_identities = %s, ca2.example.test\n" % CA_IDENTITY
             + "account_uri_prefix = %s\n" % ACCOUNT_PREFIX
             + "allow_private_addresses = yes\n"
-            + "workers = 4\n"
+            + "workers = %d\n" % workers
             + "timeout = 2\n"
             + "log_level = debug\n"
             + "consumer = t-validator\n"

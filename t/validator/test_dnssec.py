@@ -222,3 +222,28 @@ def test_resolvers_are_tried_in_order(stack_env, signed, account, tmp_path):
         assert status == "valid", prob
         assert record[0]["resolver"] == knot
         assert record[0]["dnssec"] == "secure"
+
+
+def test_nothing_is_cached_between_lookups(stack_env, signed, account,
+                                           tmp_path):
+    """one worker, so one libunbound context answers both lookups: the
+    TXT record published after the first (failed) check is seen by the
+    second, and a removed one is missed again"""
+    with running_validator(stack_env, tmp_path,
+                           "dnssec_trust_anchor = %s\n"
+                           % stack_env["DNSSEC_TRUST_ANCHOR"],
+                           workers=1) as v:
+        jobs = job_factory(stack_env, v, account)
+        name = "c1." + signed.base
+        j = jobs(name, "dns-01")
+        status, prob, _ = j.result()
+        assert status == "invalid" and prob["type"] == "unauthorized", prob
+        j = jobs(name, "dns-01", queue=False)
+        signed.add("_acme-challenge." + name, "TXT", q(j.txt))
+        j.queue()
+        status, prob, record = j.result()
+        assert status == "valid", prob
+        assert record[0]["dnssec"] == "secure"
+        signed.delete("_acme-challenge." + name)
+        status, prob, _ = jobs(name, "dns-01").result()
+        assert status == "invalid" and prob["type"] == "unauthorized", prob
