@@ -27,7 +27,7 @@ UNIT_SRCS = $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS = $(UNIT_SRCS:t/unit/%.c=$(B)/t/%)
 HEADERS = $(wildcard src/*/*.h validator/*.h)
 
-.PHONY: all lib validator admin module unit deps demo up down test \
+.PHONY: all lib validator admin module unit deps demo up down test install \
         test-unit test-protocol test-interop clean check-style
 
 all: lib validator admin module
@@ -93,6 +93,31 @@ test: deps
 
 check-style:
 	scripts/check-style.sh
+
+# Debian's layout; DESTDIR for staging (a package, a test)
+DESTDIR ?=
+SHAREDIR = $(DESTDIR)/usr/share/nginx-acme-server
+DOCDIR = $(DESTDIR)/usr/share/doc/nginx-acme-server
+
+install: all
+	install -D -m 0644 $(B)/nginx/ngx_http_acme_server_module.so \
+	    $(DESTDIR)/usr/lib/nginx/modules/ngx_http_acme_server_module.so
+	install -D -m 0755 $(B)/acme-validator $(DESTDIR)/usr/sbin/acme-validator
+	install -D -m 0755 $(B)/acme-server-admin \
+	    $(DESTDIR)/usr/sbin/acme-server-admin
+	install -d $(SHAREDIR)/sql $(DOCDIR)/examples
+	install -m 0644 sql/*.sql $(SHAREDIR)/sql/
+	install -m 0644 README.md validator/validator.conf.example $(DOCDIR)/
+	install -m 0644 conf/examples/*.conf $(DOCDIR)/examples/
+	install -D -m 0644 contrib/systemd/acme-validator.service \
+	    $(DESTDIR)/lib/systemd/system/acme-validator.service
+	install -D -m 0644 contrib/systemd/nginx.service.d/acme-server.conf \
+	    $(DESTDIR)/lib/systemd/system/nginx.service.d/acme-server.conf
+	install -D -m 0644 contrib/logrotate/acme-validator \
+	    $(DESTDIR)/etc/logrotate.d/acme-validator
+	@echo "installed; next: /etc/nginx-acme-server/validator.conf (from" \
+	    "$(DOCDIR)/validator.conf.example), acme-server-admin migrate" \
+	    "--dir /usr/share/nginx-acme-server/sql, the nginx configuration"
 
 clean:
 	rm -rf $(B)

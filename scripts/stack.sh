@@ -528,7 +528,7 @@ cmd_up() {
     flock -n 9 || stk_die "another stack.sh is working on $DIR"
     if any_running; then
         stk_die "a stack is already running in $DIR" \
-                "(scripts/stack.sh down first)"
+                "(make down or scripts/stack.sh down first)"
     fi
     check_tools
     wipe_dir

@@ -297,6 +297,28 @@ else
     done
 fi
 
+# --- 5a. make install into a staging directory: the files where the
+# examples and the systemd unit look for them, and they run from there
+
+echo
+echo "== install (DESTDIR)"
+inst=$(mktemp -d)
+if make --no-print-directory -s install DESTDIR="$inst" > "$inst.log" 2>&1 \
+   && [ -f "$inst/usr/lib/nginx/modules/ngx_http_acme_server_module.so" ] \
+   && [ -f "$inst/usr/share/nginx-acme-server/sql/0001_create_core.sql" ] \
+   && [ -f "$inst/lib/systemd/system/acme-validator.service" ] \
+   && "$inst/usr/sbin/acme-server-admin" --help > /dev/null 2>&1 \
+   && "$inst/usr/sbin/acme-validator" -t -c \
+       "$inst/usr/share/doc/nginx-acme-server/validator.conf.example" \
+       >> "$inst.log" 2>&1
+then
+    result "install (DESTDIR)" ok "$(find "$inst" -type f | wc -l) files"
+else
+    cat "$inst.log"
+    result "install (DESTDIR)" FAIL
+fi
+rm -rf "$inst" "$inst.log"
+
 # --- 5b. the protocol suite against an ASan+UBSan build of the module,
 # with the validator under valgrind (its own stack; t/sanitize, ~1 min)
 

@@ -108,9 +108,10 @@ static const acmev_opt_t  acmev_opts[] = {
     { "dnssec_trust_anchor", ACMEV_OPT_STR,
       offsetof(acmev_conf_t, dnssec_trust_anchor),
       NULL, 0, 0, ACMEV_OPT_RELOAD | ACMEV_OPT_UNSET,
-      "file of DS or DNSKEY trust anchors (e.g. /usr/share/dns/root.key): "
-      "every DNS answer must validate from them (RFC 4035), a bogus one "
-      "fails the check; unset: no DNSSEC validation" },
+      "absolute path of a file of DS or DNSKEY trust anchors (e.g. "
+      "/usr/share/dns/root.key): DNS answers are validated from them "
+      "(RFC 4035), a bogus one fails the check, names no anchor covers "
+      "are used as before; unset: no DNSSEC validation" },
 
     { "allow_private_addresses", ACMEV_OPT_BOOL,
       offsetof(acmev_conf_t, allow_private),

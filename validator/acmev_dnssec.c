@@ -709,12 +709,14 @@ acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path, char *err,
 {
     int            alg, digest;
     char          *owner;
+    size_t         dlen;
     const char    *what;
     ldns_rr_type   t;
 
     t = ldns_rr_get_type(rr);
     alg = -1;
     digest = -1;
+    dlen = 0;
     what = NULL;
 
     owner = ldns_rdf2str(ldns_rr_owner(rr));
@@ -729,6 +731,7 @@ acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path, char *err,
     } else if (t == LDNS_RR_TYPE_DS && ldns_rr_rd_count(rr) == 4) {
         alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
         digest = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+        dlen = ldns_rdf_size(ldns_rr_rdf(rr, 3));
 
     } else if (t == LDNS_RR_TYPE_DNSKEY && ldns_rr_rd_count(rr) == 4) {
         alg = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
@@ -749,6 +752,13 @@ acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path, char *err,
                             sizeof(acmev_dnssec_digests) / sizeof(int)))
     {
         what = "has a digest type that is not validated (RFC 8624 3.3)";
+    }
+
+    /* RFC 4034 5.1.4, RFC 4509 2.2, RFC 6605 2: 20, 32, 48 bytes */
+    if (what == NULL && t == LDNS_RR_TYPE_DS
+        && dlen != (digest == 1 ? 20 : digest == 2 ? 32 : 48))
+    {
+        what = "has a digest whose length does not fit its type";
     }
 
     if (what != NULL) {

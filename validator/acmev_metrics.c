@@ -333,7 +333,8 @@ acmev_metrics_render(char **out, size_t *len)
 
     acmev_metrics_head(&b, "acme_validator_errors_total", "counter",
                        "Failures by kind: dns, http and tls (a check's "
-                       "network step), store (PostgreSQL), redis, internal");
+                       "network step), store (PostgreSQL), redis, internal, "
+                       "dnssec (a bogus answer)");
 
     for (k = 0; k < ACMEV_METRICS_ERR_MAX; k++) {
         acmev_metrics_printf(&b, "acme_validator_errors_total{kind=\"%s\"} "

@@ -297,16 +297,25 @@ acmev_reload(const char *path)
 static int
 acmev_main_anchor(acmev_conf_t *conf, char *err, size_t errlen)
 {
-    int  rc;
+    int   rc;
+    char  why[ACMEV_CONF_ERR_MAX];
 
-    rc = acmev_dnssec_anchor_load(conf, err, errlen);
+    rc = acmev_dnssec_anchor_load(conf, why, sizeof(why));
 
-    if (rc == ACMEV_OK && conf->dnssec_trust_anchor != NULL) {
-        acmev_log(LOG_NOTICE, "DNSSEC validation on: %zu trust anchors "
-                  "from %s", conf->ndnssec_ta, conf->dnssec_trust_anchor);
+    if (rc != ACMEV_OK) {
+        snprintf(err, errlen, "dnssec_trust_anchor: %.*s",
+                 (int) (errlen > 24 ? errlen - 24 : 0), why);
+        return rc;
     }
 
-    return rc;
+    if (conf->dnssec_trust_anchor != NULL) {
+        acmev_log(LOG_NOTICE, "DNSSEC validation on: %zu trust anchor%s "
+                  "from %s", conf->ndnssec_ta,
+                  conf->ndnssec_ta == 1 ? "" : "s",
+                  conf->dnssec_trust_anchor);
+    }
+
+    return ACMEV_OK;
 }
 
 

@@ -175,6 +175,8 @@ def test_trust_anchor_file_is_checked_at_start(stack_env, tmp_path):
             "digest type that is not validated")
     refused("example. 60 IN DS 1 200 2 %s\n" % ("ab" * 32),
             "algorithm that is not validated")
+    refused(". IN DS 20326 8 2 E06D44\n", "digest whose length")
+    refused(". IN DS 20326 8 1 %s\n" % ("ab" * 32), "digest whose length")
     # a directory or a FIFO must not hang -t, start-up or SIGHUP
     refused("", "not a regular file", path=str(tmp_path))
     fifo = tmp_path / "fifo"
