@@ -81,8 +81,8 @@ lego_kid=$kid
 lego_hmac=$hmac
 
 crt="$work/lego1/certificates/lego-eab.example.test.crt"
-if lego_ "$work/lego1" lego-eab.example.test --eab --kid "$kid" \
-       --hmac "$hmac" run && [ -s "$crt" ]
+if lego_ "$work/lego1" lego-eab.example.test --eab --kid="$kid" \
+       --hmac="$hmac" run && [ -s "$crt" ]
 then
     ok "lego --eab run"
     itp_check_cert "lego --eab" "$crt" "$crt" lego-eab.example.test
@@ -105,8 +105,8 @@ else
     nok "acme-server-admin eab add (certbot's key)"
 fi
 mkdir -p "$work/cb1"
-if certbot_ "$work/cb1" certbot-eab.example.test --eab-kid "$kid" \
-       --eab-hmac-key "$hmac"
+if certbot_ "$work/cb1" certbot-eab.example.test --eab-kid="$kid" \
+       --eab-hmac-key="$hmac"
 then
     ok "certbot --eab-kid --eab-hmac-key"
     itp_check_cert "certbot EAB" "$work/cb1/config/live/eab/cert.pem" \
@@ -117,8 +117,8 @@ else
 fi
 
 # 4. lego's key cannot bind a second account
-if lego_ "$work/lego2" lego-eab2.example.test --eab --kid "$lego_kid" \
-       --hmac "$lego_hmac" run
+if lego_ "$work/lego2" lego-eab2.example.test --eab --kid="$lego_kid" \
+       --hmac="$lego_hmac" run
 then
     nok "an EAB key already bound does not bind a second account"
 else
