@@ -1986,6 +1986,15 @@ main(int argc, char **argv)
             }
         }
 
+        /* "eab --help": the usage, as README.md promises after a command */
+        if (i < (int) ACME_ADMIN_NCMDS && cmd + 1 < argc
+            && (strcmp(argv[cmd + 1], "-h") == 0
+                || strcmp(argv[cmd + 1], "--help") == 0))
+        {
+            acme_admin_usage(stdout);
+            return ACME_ADMIN_OK;
+        }
+
         if (i < (int) ACME_ADMIN_NCMDS) {
             if (cmd + 1 < argc && argv[cmd + 1][0] != '-') {
                 fprintf(stderr, "acme-server-admin: unknown subcommand "

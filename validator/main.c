@@ -62,6 +62,12 @@ main(int argc, char **argv)
     hb_started = 0;
     rc = 1;
 
+    /* the GNU spelling of -h, which operators try first */
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        acmev_usage(stdout, argv[0]);
+        return 0;
+    }
+
     while ((c = getopt(argc, argv, "c:fdp:th")) != -1) {
         switch (c) {
         case 'c':

@@ -491,3 +491,7 @@ def test_help(admin):
         assert word in p.stdout
     p = admin("cert", "revoke", "--help", db=False)
     assert p.returncode == 0 and "--reason" in p.stdout
+    # after a command that has subcommands, too (README "acme-server-admin")
+    for cmd in ("eab", "account", "cert"):
+        p = admin(cmd, "--help", db=False)
+        assert p.returncode == 0 and "eab add" in p.stdout, p.stderr
