@@ -41,9 +41,9 @@ import traceback
 
 import requests
 
-from loadlib import (Client, GiveUp, Http01Server, Load, Stats, _ptype,
-                     read_stack_env, run_flow, _poll)
-from acmehelp import b64, csr_der, ec_key
+from loadlib import (Client, GiveUp, Load, Stats, _ptype, read_stack_env,
+                     run_flow, _poll)
+from acmehelp import Http01Server, b64, csr_der, ec_key
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SVC = os.path.join(HERE, "svc.sh")

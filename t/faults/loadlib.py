@@ -17,7 +17,6 @@ waiting, last status seen).
 """
 
 import collections
-import http.server
 import itertools
 import json
 import os
@@ -55,59 +54,6 @@ def read_stack_env(path):
 
 class GiveUp(Exception):
     """A request or a flow ran out of time."""
-
-
-# --- http-01 responder -----------------------------------------------------
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    prefix = "/.well-known/acme-challenge/"
-
-    def do_GET(self):
-        srv = self.server
-        delay = srv.delay
-        if delay:
-            time.sleep(delay)
-        body = None
-        if self.path.startswith(self.prefix):
-            body = srv.responses.get(self.path[len(self.prefix):])
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = body.encode("ascii")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        pass
-
-
-class Http01Server(http.server.ThreadingHTTPServer):
-    """Serves token -> key authorization on 127.0.0.1:port; .delay (s)
-    slows every answer down, to keep validations in flight."""
-    allow_reuse_address = True
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(self, port):
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.responses = {}
-        self.delay = 0.0
-        self._t = threading.Thread(target=self.serve_forever, name="http01",
-                                   kwargs={"poll_interval": 0.1},
-                                   daemon=True)
-        self._t.start()
-
-    def handle_error(self, request, client_address):
-        pass        # a validator that hung up (timeout, kill -9)
-
-    def close(self):
-        self.shutdown()
-        self.server_close()
 
 
 # --- statistics ------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Raw ACME requests for the protocol tests: JWS built by hand (josepy),
 so that a test can break exactly one rule and look at the answer."""
 
+import http.server
 import json
+import threading
+import time
 
 import josepy as jose
 from acme import jws as acme_jws
@@ -110,3 +113,70 @@ def raw_jws(protected, payload=b"", signature=b"\0" * 64):
     return json.dumps({"protected": b64(json.dumps(protected)),
                        "payload": b64(payload),
                        "signature": b64(signature)})
+
+
+# --- the http-01 responder (RFC 8555 8.3) ----------------------------------
+
+class _Http01Handler(http.server.BaseHTTPRequestHandler):
+    prefix = "/.well-known/acme-challenge/"
+
+    def do_GET(self):
+        srv = self.server
+        srv.requests.append((self.path, self.headers.get("Host")))
+        if srv.delay:
+            time.sleep(srv.delay)
+        body = None
+        if self.path.startswith(self.prefix):
+            body = srv.responses.get(self.path[len(self.prefix):])
+        if body is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if isinstance(body, str):
+            body = body.encode("ascii")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+class Http01Server(http.server.ThreadingHTTPServer):
+    """The tests' http-01 responder on 127.0.0.1:port: GET
+    /.well-known/acme-challenge/TOKEN answers .responses[TOKEN] (the key
+    authorization, str or bytes; responses: a dict of the caller's or a new
+    one) with 200, anything else with 404. .requests lists the (path,
+    Host) of every request; .delay seconds pass before each answer.
+    Serving starts at once, in a thread; close() (or the end of a with
+    block) stops it."""
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(self, port, responses=None):
+        super().__init__(("127.0.0.1", port), _Http01Handler)
+        self.responses = {} if responses is None else responses
+        self.requests = []
+        self.delay = 0.0
+        self._thread = threading.Thread(target=self.serve_forever,
+                                        name="http01", daemon=True,
+                                        kwargs={"poll_interval": 0.1})
+        self._thread.start()
+
+    def handle_error(self, request, client_address):
+        pass        # a validator that hung up (timeout, kill -9)
+
+    def close(self):
+        self.shutdown()
+        self.server_close()
+        self._thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -25,14 +25,14 @@ Every test fails (as an error at teardown) when nginx logged an [alert] or
 [emerg] line while it ran; the session checks the rest of the log at exit.
 """
 
-import http.server
 import os
 import pathlib
 import re
-import threading
 
 import pytest
 import requests
+
+from acmehelp import Http01Server
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ENV_FILE = os.environ.get("ACME_STACK_ENV", str(REPO / ".stack" / "env"))
@@ -167,37 +167,6 @@ def _no_alerts_during_test(_error_log_watch):
 
 # --- http-01 responder ---------------------------------------------------
 
-class _Http01Handler(http.server.BaseHTTPRequestHandler):
-    prefix = "/.well-known/acme-challenge/"
-
-    def do_GET(self):
-        srv = self.server
-        srv.requests.append((self.path, self.headers.get("Host")))
-        body = None
-        if self.path.startswith(self.prefix):
-            body = srv.responses.get(self.path[len(self.prefix):])
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        if isinstance(body, str):
-            body = body.encode("ascii")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        pass
-
-
-class _Http01Server(http.server.ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
 @pytest.fixture
 def http01_server(http01_port):
     """A dict token -> key authorization (str or bytes), served over HTTP
@@ -208,19 +177,9 @@ def http01_server(http01_port):
         pass
 
     responses = Responses()
-    responses.requests = []
-    srv = _Http01Server(("127.0.0.1", http01_port), _Http01Handler)
-    srv.responses = responses
-    srv.requests = responses.requests
-    t = threading.Thread(target=srv.serve_forever, name="http01",
-                         kwargs={"poll_interval": 0.1}, daemon=True)
-    t.start()
-    try:
+    with Http01Server(http01_port, responses) as srv:
+        responses.requests = srv.requests
         yield responses
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
 
 
 # --- ACME clients --------------------------------------------------------

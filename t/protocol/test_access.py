@@ -9,7 +9,6 @@ account. Here: the rest, on one victim with an issued certificate, a
 ready order and a pending order."""
 
 import json
-import threading
 import time
 
 import josepy as jose
@@ -18,8 +17,7 @@ from acme import jws as acme_jws
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acmehelp import Raw, b64, csr_der, ec_key, PROBLEM, URN
-from conftest import _Http01Server
+from acmehelp import Http01Server, Raw, b64, csr_der, ec_key, PROBLEM, URN
 
 
 class Victim:
@@ -68,13 +66,7 @@ def v(session, directory_url, http01_port):
     x = Victim()
     x.raw = raw
     x.key, x.kid = raw.new_account(contact=["mailto:victim@example.test"])
-    srv = _Http01Server(("127.0.0.1", http01_port), _Handler())
-    srv.responses = {}
-    srv.requests = []
-    t = threading.Thread(target=srv.serve_forever, daemon=True,
-                         kwargs={"poll_interval": 0.1})
-    t.start()
-    try:
+    with Http01Server(http01_port) as srv:
         x.valid_url, o = _validate(raw, x.key, x.kid,
                                    ["access-a.example.test"], srv.responses)
         der, _ = csr_der(["access-a.example.test"])
@@ -92,10 +84,6 @@ def v(session, directory_url, http01_port):
         x.ready_url, x.ready = _validate(raw, x.key, x.kid,
                                          ["access-b.example.test"],
                                          srv.responses)
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
     r = raw.new_order(x.key, x.kid, ["access-c.example.test"])
     x.pending_url = r.headers["Location"]
     x.pending_authz = r.json()["authorizations"][0]
@@ -104,11 +92,6 @@ def v(session, directory_url, http01_port):
                            if c["type"] == "http-01")["url"]
     x.akey, x.akid = raw.new_account()
     return x
-
-
-def _Handler():
-    from conftest import _Http01Handler
-    return _Http01Handler
 
 
 def _as_victim(v, url):

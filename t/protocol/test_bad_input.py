@@ -12,10 +12,8 @@ found; the bugs are fixed and the tests now run as regression tests.
 """
 
 import base64
-import http.server
 import json
 import os
-import threading
 import time
 
 import josepy as jose
@@ -25,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from acmehelp import (JOSE, PROBLEM, URN, Raw, assert_problem, b64, csr_der,
-                      ec_key, raw_jws, rsa_key)
+from acmehelp import (JOSE, PROBLEM, URN, Http01Server, Raw, assert_problem,
+                      b64, ec_key, raw_jws, rsa_key)
 
 TIMEOUT = 30
 MAX_BODY = 64 * 1024
@@ -1014,24 +1012,6 @@ def test_rfc8555_7_3_5_key_change_hostile_inner_jws(raw, account, case):
 
 # --- 5. finalize: garbage and hostile CSRs ------------------------------
 
-class _Responder(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = self.server.tokens.get(self.path.rsplit("/", 1)[-1])
-        self.send_response(200 if body else 404)
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        pass
-
-
-class _ResponderServer(http.server.ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
 READY_NAME = "ready.bad-input.example.test"
 
 
@@ -1045,12 +1025,8 @@ def _make_ready(raw, http01_port, name):
     authz = raw.post(order["authorizations"][0], b"", key, kid=kid).json()
     ch = next(c for c in authz["challenges"] if c["type"] == "http-01")
     thumb = b64(key.thumbprint())
-    srv = _ResponderServer(("127.0.0.1", http01_port), _Responder)
-    srv.tokens = {ch["token"]: (ch["token"] + "." + thumb).encode()}
-    t = threading.Thread(target=srv.serve_forever, daemon=True,
-                         kwargs={"poll_interval": 0.1})
-    t.start()
-    try:
+    with Http01Server(http01_port,
+                      {ch["token"]: ch["token"] + "." + thumb}):
         r = raw.post(ch["url"], {}, key, kid=kid)
         assert r.status_code == 200, r.text
         deadline = time.monotonic() + 60
@@ -1061,10 +1037,6 @@ def _make_ready(raw, http01_port, name):
                 break
             time.sleep(0.5)
         assert status == "ready", status
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
     return key, kid, order_url, order["finalize"]
 
 

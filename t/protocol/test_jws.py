@@ -6,8 +6,7 @@ import json
 import josepy as jose
 import pytest
 
-from acmehelp import (JOSE, Raw, assert_problem, b64, ec_key, raw_jws,
-                      rsa_key)
+from acmehelp import Raw, assert_problem, b64, ec_key, raw_jws, rsa_key
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ accounts of one are unknown to the other."""
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import subprocess
 import time

@@ -1,10 +1,9 @@
 """RFC 8555 7.3-7.5: accounts, orders, authorizations, challenges and
 finalize, each rule the server enforces."""
 
-import base64
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from acmehelp import Raw, assert_problem, b64, csr_der, ec_key
 

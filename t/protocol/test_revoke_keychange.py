@@ -8,7 +8,7 @@ from acme import jws as acme_jws
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from acmehelp import Raw, assert_problem, b64, csr_der, ec_key, rsa_key
+from acmehelp import Raw, assert_problem, b64, csr_der, ec_key
 from test_resources import _ready_order
 
 

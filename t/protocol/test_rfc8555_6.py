@@ -11,9 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from acmehelp import (JOSE, PROBLEM, URN, Raw, assert_problem, b64, ec_key,
-                      raw_jws, rsa_key)
-from test_rfc8555_common import (REGISTERED_ERRORS, jwk_of, last, new_order,
+from acmehelp import (PROBLEM, URN, Raw, assert_problem, b64, ec_key, raw_jws,
+                      rsa_key)
+from test_rfc8555_common import (REGISTERED_ERRORS, jwk_of, new_order,
                                  post_body, sign_custom)
 
 REPO = pathlib.Path(__file__).resolve().parents[2]

@@ -4,14 +4,12 @@ headers every response carries (6.5 Replay-Nonce, 7.1 Link rel="index").
 A module fixture walks one account through the whole life cycle once and
 keeps every response; the tests then check each rule over all of them."""
 
-import threading
 
 import pytest
 from cryptography import x509
 
-from acmehelp import Raw, assert_problem, b64, csr_der, ec_key
-from conftest import _Http01Handler, _Http01Server
-from test_rfc8555_common import (answer_http01, der, issued, last, load_chain,
+from acmehelp import Http01Server, Raw, assert_problem, b64, csr_der, ec_key
+from test_rfc8555_common import (answer_http01, der, last, load_chain,
                                  new_order, poll, ready_order, sql)
 
 TOUR_NAMES = ["tour.example.test", "www.tour.example.test"]
@@ -64,21 +62,12 @@ def tour(session, directory_url, http01_port):
                   ["challenges"] if c["type"] == "http-01")
     rec("challenge pending", raw.post(ch_url, b"", key, kid=kid))
 
-    srv = _Http01Server(("127.0.0.1", http01_port), _Http01Handler)
-    srv.responses, srv.requests = {}, []
-    t = threading.Thread(target=srv.serve_forever, daemon=True,
-                         kwargs={"poll_interval": 0.1})
-    t.start()
-    try:
+    with Http01Server(http01_port) as srv:
         for i, az in enumerate(authzs):
             r = answer_http01(raw, srv.responses, key, kid, az)
             if i == 0:
                 rec("challenge response", r)
         snaps["ready"] = poll(raw, key, kid, url)
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
     rec("challenge valid", raw.post(ch_url, b"", key, kid=kid))
     rec("authz valid", raw.post(authzs[0], b"", key, kid=kid))
     rec("order ready", raw.post(url, b"", key, kid=kid))

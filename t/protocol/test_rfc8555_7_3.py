@@ -12,8 +12,7 @@ import pytest
 from acme import jws as acme_jws
 
 from acmehelp import Raw, assert_problem, b64, ec_key
-from test_rfc8555_common import (issued, jwk_of, new_order, poll,
-                                 ready_order, sql, der)
+from test_rfc8555_common import issued, new_order, ready_order, sql, der
 
 
 @pytest.fixture

@@ -37,7 +37,6 @@ import subprocess
 import sys
 import threading
 import time
-import http.server
 
 import josepy as jose
 import pytest
@@ -47,7 +46,8 @@ from cryptography import x509
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "t" / "protocol"))
 
-from acmehelp import Raw, assert_problem, b64, csr_der  # noqa: E402
+from acmehelp import (Http01Server, Raw, assert_problem, b64,  # noqa: E402
+                      csr_der)
 
 ENV_FILE = os.environ.get("ACME_STACK_ENV", str(REPO / ".stack" / "env"))
 ENV_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)='([^']*)'\s*$")
@@ -212,34 +212,6 @@ def variant(original, reload_lines=(), rl_lines=(), drop=()):
 
 # --- http-01 --------------------------------------------------------------
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    prefix = "/.well-known/acme-challenge/"
-
-    def do_GET(self):
-        body = None
-        if self.path.startswith(self.prefix):
-            body = self.server.responses.get(self.path[len(self.prefix):])
-        if body is None:
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = body.encode("ascii")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, fmt, *args):
-        pass
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-
 # --- fixtures -------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -276,17 +248,8 @@ def nginx(stack_env):
 
 @pytest.fixture(scope="module")
 def http01(stack_env):
-    srv = _Server(("127.0.0.1", int(stack_env["HTTP01PORT"])), _Handler)
-    srv.responses = {}
-    t = threading.Thread(target=srv.serve_forever, name="http01",
-                         kwargs={"poll_interval": 0.1}, daemon=True)
-    t.start()
-    try:
+    with Http01Server(int(stack_env["HTTP01PORT"])) as srv:
         yield srv.responses
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
 
 
 def new_session(env):

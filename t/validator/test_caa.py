@@ -9,7 +9,6 @@ so only CAA can refuse.
 
 import secrets
 
-import pytest
 
 from conftest import ACCOUNT_PREFIX
 
