@@ -148,6 +148,11 @@ acmev_dnssec_anchor_load(acmev_conf_t *conf, char *err, size_t errlen)
         return ACMEV_OK;
     }
 
+    if (conf->nresolvers == 0) {
+        snprintf(err, errlen, "no resolver to validate through");
+        return ACMEV_EINVAL;
+    }
+
     /* daemon() changes to "/" and SIGHUP reads it again */
     if (path[0] != '/') {
         snprintf(err, errlen, "dnssec_trust_anchor \"%.200s\" must be an "
@@ -239,34 +244,32 @@ acmev_dnssec_anchor_load(acmev_conf_t *conf, char *err, size_t errlen)
     }
 
     /*
-     * libunbound parses anchors when a context is first used: a lookup of
-     * a name it answers itself (no query is sent) makes it say now what
-     * it would otherwise say on every check
+     * libunbound parses anchors (and options) when a context is first
+     * used: the context the checks will use, asked for a name it answers
+     * itself (no query is sent), says now what it would otherwise say on
+     * every check
      */
-    ctx = ub_ctx_create();
-    if (ctx == NULL) {
-        rc = ACMEV_ENOMEM;
-        goto nomem;
+    for (i = 0; i < conf->ndnssec_ta; i++) {
+        free(conf->dnssec_ta[i]);
     }
 
-    uerr = 0;
-
-    for (i = 0; uerr == 0 && i < n; i++) {
-        uerr = ub_ctx_add_ta(ctx, ta[i]);
-    }
+    free(conf->dnssec_ta);
+    conf->dnssec_ta = ta;
+    conf->ndnssec_ta = n;
 
     res = NULL;
-
-    if (uerr == 0) {
-        uerr = ub_resolve(ctx, "localhost.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN,
-                          &res);
-    }
+    ctx = acmev_dnssec_ctx(conf, &conf->resolvers[0], err, errlen);
+    uerr = (ctx == NULL) ? UB_INITFAIL
+                         : ub_resolve(ctx, "localhost.", LDNS_RR_TYPE_A,
+                                      LDNS_RR_CLASS_IN, &res);
 
     if (res != NULL) {
         ub_resolve_free(res);
     }
 
     if (uerr != 0) {
+        conf->dnssec_ta = NULL;
+        conf->ndnssec_ta = 0;
         snprintf(err, errlen, "%s: libunbound refused the anchors: %s", path,
                  ub_strerror(uerr));
         rc = ACMEV_EINVAL;
@@ -276,14 +279,6 @@ acmev_dnssec_anchor_load(acmev_conf_t *conf, char *err, size_t errlen)
     ub_ctx_delete(ctx);
     ldns_zone_deep_free(zone);
     free(buf);
-
-    for (i = 0; i < conf->ndnssec_ta; i++) {
-        free(conf->dnssec_ta[i]);
-    }
-
-    free(conf->dnssec_ta);
-    conf->dnssec_ta = ta;
-    conf->ndnssec_ta = n;
 
     return ACMEV_OK;
 

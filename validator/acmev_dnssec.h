@@ -54,9 +54,11 @@ int acmev_dnssec_query(const acmev_conf_t *conf, const ldns_rdf *name,
  * trust-anchor-file and Debian's /usr/share/dns/root.key: DS or DNSKEY
  * records of class IN with algorithms and digest types libunbound
  * validates, $ORIGIN and $TTL lines, comments) into conf->dnssec_ta, one
- * record a string, and checks that libunbound accepts them.  The anchors
- * then belong to the configuration: a file changed later takes effect only
- * with the next successful reload.  Does nothing when the option is unset.
+ * record a string, and checks that libunbound accepts them with the
+ * options of the checks (one context made and used, no query sent).
+ * The anchors then belong to the configuration: a file changed later
+ * takes effect only with the next successful reload.  Does nothing when
+ * the option is unset.
  *
  * ACMEV_OK; ACMEV_EINVAL with err ("path:line: reason"); ACMEV_ENOMEM.
  */

@@ -236,11 +236,11 @@ hook=$work/ualpn-hook.sh
 ipcert="$conf/127.0.0.1/cert.pem"
 if uac issue "${ips[@]}" && [ -s "$ipcert" ]; then
     ok "uacme issue ${ips[*]} (tls-alpn-01, ualpn)"
-    want=()
-    for a in "${ips[@]}"; do
-        want+=("IP Address:$( [ "$a" = ::1 ] && echo 0:0:0:0:0:0:0:1 \
-                              || echo "$a")")
-    done
+    # openssl prints IPv6 addresses in full
+    want=("IP Address:127.0.0.1")
+    if [ ${#ips[@]} = 2 ]; then
+        want+=("IP Address:0:0:0:0:0:0:0:1")
+    fi
     itp_assert_sans "uacme ip" "$ipcert" "${want[@]}"
 else
     nok "uacme issue ${ips[*]} (tls-alpn-01, ualpn)"
