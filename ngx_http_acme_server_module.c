@@ -2061,60 +2061,44 @@ ngx_http_acme_server_ready_thread(void *data, ngx_log_t *log)
 static char *
 ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char              *p, *last;
-    u_char               allowed[256];
-    ngx_str_t           *value;
-    ngx_uint_t           i, j, is_enum;
-    ngx_conf_enum_t     *e;
-    ngx_conf_bitmask_t  *b;
+    u_char       *p, *last, *names;
+    u_char        allowed[256];
+    size_t        size;
+    ngx_str_t    *value, *name;
+    ngx_uint_t    i, j, is_enum;
 
     value = cf->args->elts;
     is_enum = (cmd->set == ngx_http_acme_server_values
                && cmd->post == ngx_http_acme_server_eab_modes);
 
-    p = allowed;
-    last = allowed + sizeof(allowed) - 1;
+    /* both tables are arrays of structs that begin with the name */
+    names = cmd->post;
+    size = is_enum ? sizeof(ngx_conf_enum_t) : sizeof(ngx_conf_bitmask_t);
+
+#define ngx_http_acme_server_value_name(j)                                   \
+    ((ngx_str_t *) (names + (j) * size))
 
     for (i = 1; i < cf->args->nelts; i++) {
-        if (is_enum) {
-            e = cmd->post;
+        for (j = 0; ngx_http_acme_server_value_name(j)->len; j++) {
+            name = ngx_http_acme_server_value_name(j);
 
-            for (j = 0; e[j].name.len; j++) {
-                if (e[j].name.len == value[i].len
-                    && ngx_strcasecmp(e[j].name.data, value[i].data) == 0)
-                {
-                    break;
-                }
+            if (name->len == value[i].len
+                && ngx_strcasecmp(name->data, value[i].data) == 0)
+            {
+                break;
             }
+        }
 
-            if (e[j].name.len) {
-                continue;
-            }
+        if (ngx_http_acme_server_value_name(j)->len) {
+            continue;
+        }
 
-            for (j = 0; e[j].name.len; j++) {
-                p = ngx_slprintf(p, last, "%s\"%V\"", j ? ", " : "",
-                                 &e[j].name);
-            }
+        p = allowed;
+        last = allowed + sizeof(allowed) - 1;
 
-        } else {
-            b = cmd->post;
-
-            for (j = 0; b[j].name.len; j++) {
-                if (b[j].name.len == value[i].len
-                    && ngx_strcasecmp(b[j].name.data, value[i].data) == 0)
-                {
-                    break;
-                }
-            }
-
-            if (b[j].name.len) {
-                continue;
-            }
-
-            for (j = 0; b[j].name.len; j++) {
-                p = ngx_slprintf(p, last, "%s\"%V\"", j ? ", " : "",
-                                 &b[j].name);
-            }
+        for (j = 0; ngx_http_acme_server_value_name(j)->len; j++) {
+            p = ngx_slprintf(p, last, "%s\"%V\"", j ? ", " : "",
+                             ngx_http_acme_server_value_name(j));
         }
 
         *p = '\0';
@@ -2124,6 +2108,8 @@ ngx_http_acme_server_values(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            allowed, &value[i]);
         return NGX_CONF_ERROR;
     }
+
+#undef ngx_http_acme_server_value_name
 
     return is_enum ? ngx_conf_set_enum_slot(cf, cmd, conf)
                    : ngx_conf_set_bitmask_slot(cf, cmd, conf);

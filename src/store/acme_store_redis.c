@@ -454,18 +454,14 @@ acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b, size_t n,
 }
 
 
-int
-acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
+/* one entry "field id" on the validation stream, the stream capped */
+static int
+acme_redis_stream_add(acme_redis_t *rd, const char *field, const char *id)
 {
     redisReply  *r;
 
-    if (acme_redis_ensure(rd) != ACME_OK) {
-        return ACME_ERROR;
-    }
-
     r = acme_redis_command(rd, 0, NULL, NULL, "XADD " ACME_REDIS_STREAM
-                           " MAXLEN ~ 1000000 * challenge %s",
-                           chall_public_id);
+                           " MAXLEN ~ 1000000 * %s %s", field, id);
     r = acme_redis_check(rd, r, "XADD");
     if (r == NULL) {
         return ACME_ERROR;
@@ -478,20 +474,16 @@ acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
 
 
 int
+acme_redis_job_add(acme_redis_t *rd, const char *chall_public_id)
+{
+    return acme_redis_stream_add(rd, "challenge", chall_public_id);
+}
+
+
+int
 acme_redis_caa_add(acme_redis_t *rd, const char *authz_public_id)
 {
-    redisReply  *r;
-
-    r = acme_redis_command(rd, 0, NULL, NULL, "XADD " ACME_REDIS_STREAM
-                           " MAXLEN ~ 1000000 * caa %s", authz_public_id);
-    r = acme_redis_check(rd, r, "XADD");
-    if (r == NULL) {
-        return ACME_ERROR;
-    }
-
-    freeReplyObject(r);
-
-    return ACME_OK;
+    return acme_redis_stream_add(rd, "caa", authz_public_id);
 }
 
 
