@@ -20,6 +20,10 @@
 #   ACME_VALIDATOR_WRAPPER  a command prefix for the validator (e.g.
 #                           valgrind --log-file=...); not for its -t check
 #
+# ACME_STACK_PG_CONF     extra postgresql.conf lines, appended last (for
+#                         profiling: shared_preload_libraries =
+#                         'pg_stat_statements', log_statement = all)
+#
 # ACME_STACK_DNSSEC=0 leaves dnssec_trust_anchor out of the validator's
 # configuration (the default of a real deployment; bench/run.sh uses it).
 set -euo pipefail
@@ -181,6 +185,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 200
 log_min_messages = warning
+${ACME_STACK_PG_CONF:-}
 EOF
     # host connections from 127.0.0.1 only (initdb also adds ::1 and local)
     stk_log "postgresql: start on 127.0.0.1:$PGPORT"

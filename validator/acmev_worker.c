@@ -69,6 +69,10 @@ acmev_worker_start(acmev_worker_t *w, int index, atomic_int *quit)
         goto failed;
     }
 
+    /* planned once per connection (a failed SET drops the connection,
+     * which the thread's next store call reconnects) */
+    (void) acme_pg_generic_plans(w->pg);
+
     err = pthread_create(&w->tid, NULL, acmev_worker_main, w);
     if (err != 0) {
         acmev_log(LOG_ERR, "worker %d: pthread_create() failed: %s", index,

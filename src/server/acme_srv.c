@@ -208,6 +208,9 @@ acme_srv_pg(const acme_srv_conf_t *conf)
         return NULL;
     }
 
+    /* a failed SET drops the connection: the next call reconnects */
+    (void) acme_pg_generic_plans(t->pg[t->npg]);
+
     return t->pg[t->npg++];
 }
 

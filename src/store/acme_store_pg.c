@@ -35,12 +35,14 @@ struct acme_pg_s {
     size_t           nstmts;
     unsigned         nprepared;      /* names used on this connection */
     int              outage;         /* the last failure was the server's */
+    int              generic;        /* plan_cache_mode force_generic_plan */
     acme_pg_stmt_t   stmts[ACME_PG_PREPARED_MAX];
     char             err[ACME_PG_ERR_MAX];
 };
 
 
 static int acme_pg_fail(acme_pg_t *pg, const char *what, PGresult *res);
+static int acme_pg_generic_set(acme_pg_t *pg);
 static PGresult *acme_pg_run(acme_pg_t *pg, const char *sql, int n,
     const char *const *params, ExecStatusType want);
 static PGresult *acme_pg_run_bin(acme_pg_t *pg, const char *sql, int n,
@@ -112,6 +114,48 @@ acme_pg_ensure(acme_pg_t *pg)
                  pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
         pg->outage = 1;
         return ACME_ERROR;
+    }
+
+    if (pg->generic) {
+        return acme_pg_generic_set(pg);
+    }
+
+    return ACME_OK;
+}
+
+
+/* SET plan_cache_mode on this connection: ACME_OK, or ACME_ERROR with the
+ * connection dropped (so that acme_pg_ensure() tries again) */
+static int
+acme_pg_generic_set(acme_pg_t *pg)
+{
+    PGresult  *res;
+
+    res = PQexec(pg->conn, "SET plan_cache_mode = force_generic_plan");
+
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(pg->err, sizeof(pg->err), "SET plan_cache_mode: %s",
+                 PQerrorMessage(pg->conn));
+        PQclear(res);
+        PQfinish(pg->conn);
+        pg->conn = NULL;
+        pg->outage = 1;
+        return ACME_ERROR;
+    }
+
+    PQclear(res);
+
+    return ACME_OK;
+}
+
+
+int
+acme_pg_generic_plans(acme_pg_t *pg)
+{
+    pg->generic = 1;
+
+    if (pg->conn && PQstatus(pg->conn) == CONNECTION_OK) {
+        return acme_pg_generic_set(pg);
     }
 
     return ACME_OK;

@@ -149,6 +149,23 @@ int acme_pg_ensure(acme_pg_t *pg);
 void acme_pg_close(acme_pg_t *pg);
 const char *acme_pg_errmsg(acme_pg_t *pg);
 
+/*
+ * Every statement on pg, now and after each reconnection, runs with the
+ * generic plan of its prepared statement (SET plan_cache_mode =
+ * force_generic_plan, PostgreSQL 12+): a hot statement is planned once per
+ * connection instead of on every call.  PostgreSQL's default (auto) plans
+ * each statement's first five calls for their parameter values and then
+ * keeps doing so whenever the generic plan looks dearer, which the
+ * data-modifying CTEs of this store always did: 0.66 ms of planning per
+ * newOrder (bench/RESULTS.md, fourth round).  For the long-lived
+ * connections of the server and the validator, whose statements are
+ * written to need no parameter-specific plan (lookups by key); one-shot
+ * reports such as acme_pg_audit_query() ("$1 IS NULL OR ...") want custom
+ * plans, so the admin tool leaves this off.  ACME_OK, or ACME_ERROR when
+ * the SET failed (the connection is dropped; acme_pg_ensure() retries).
+ */
+int acme_pg_generic_plans(acme_pg_t *pg);
+
 /* 1 when the last failure on pg came from the server being away (no
  * connection, shutting down): an outage, answered 503, not a fault */
 int acme_pg_outage(acme_pg_t *pg);
