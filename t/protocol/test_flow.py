@@ -57,6 +57,36 @@ def test_rfc8555_7_4_full_flow_issues_verifiable_certificate(
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("kind", ["p256", "p384", "rsa2048", "rsa3072"])
+def test_rfc5280_4_1_2_7_leaf_carries_the_csr_public_key(
+        kind, new_client, http01_server, ca_cert_path, tmp_path):
+    """The certificate's SubjectPublicKeyInfo is the CSR's, byte for byte
+    (acme_ca_issue copies it field by field), and the chain verifies."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = {"p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+           "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
+           "rsa2048": lambda: rsa.generate_private_key(65537, 2048),
+           "rsa3072": lambda: rsa.generate_private_key(65537, 3072)}[kind]()
+    order = _issue(new_client(), http01_server, [kind + ".example.test"],
+                   key=key)
+    assert order.body.status == messages.STATUS_VALID
+    certs = _load_chain(order.fullchain_pem)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    assert (certs[0].public_key().public_bytes(serialization.Encoding.DER,
+                                               spki)
+            == key.public_key().public_bytes(serialization.Encoding.DER,
+                                             spki))
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_bytes(certs[0].public_bytes(serialization.Encoding.PEM))
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM)
+                               for c in certs[1:]))
+    out = subprocess.run(["openssl", "verify", "-CAfile", ca_cert_path,
+                          "-untrusted", str(chain), str(leaf)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_rfc8555_7_4_two_names_duplicates_collapse(new_client,
                                                    http01_server):
     client = new_client()
