@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <string.h>
+#include <pthread.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "acme/acme_base64url.h"
 #include "acme/acme_nonce.h"
@@ -208,6 +211,75 @@ test_wrong_length(void **state)
 }
 
 
+static const unsigned char  test_key2[ACME_NONCE_KEY_LEN] =
+    "fedcba9876543210fedcba9876543210";
+
+
+/* 1 when the nonce's last 16 octets are HMAC-SHA256 (RFC 2104) of its
+ * first 16 under key, as OpenSSL's one-shot HMAC() computes it (no cmocka
+ * assertion: it runs in a second thread too) */
+static int
+test_mac_ok(const unsigned char *key, const char *nonce)
+{
+    size_t          n;
+    unsigned int    len;
+    unsigned char   raw[ACME_NONCE_RAW_LEN], md[EVP_MAX_MD_SIZE];
+
+    return acme_b64u_decode(raw, &n, nonce, ACME_NONCE_LEN) == ACME_OK
+           && n == ACME_NONCE_RAW_LEN
+           && HMAC(EVP_sha256(), key, ACME_NONCE_KEY_LEN, raw, 16, md, &len)
+              != NULL
+           && memcmp(raw + 16, md, 16) == 0;
+}
+
+
+/* the per-thread context: repeated use, a key change and back, and the
+ * MAC stays HMAC-SHA256 under the key of each call */
+static void *
+test_mac_thread(void *arg)
+{
+    int      i;
+    char     nonce[ACME_NONCE_LEN + 1];
+    time_t   minted;
+
+    (void) arg;
+
+    for (i = 0; i < 6; i++) {
+        const unsigned char  *key = (i % 3 == 2) ? test_key2 : test_key;
+
+        if (acme_nonce_mint(key, TEST_NOW + i, test_rnd, nonce) != ACME_OK
+            || acme_nonce_check(key, nonce, ACME_NONCE_LEN, TEST_NOW + i,
+                                TEST_LIFETIME, &minted) != ACME_OK
+            || acme_nonce_check(key == test_key ? test_key2 : test_key,
+                                nonce, ACME_NONCE_LEN, TEST_NOW + i,
+                                TEST_LIFETIME, &minted) != ACME_ERROR
+            || !test_mac_ok(key, nonce))
+        {
+            return (void *) 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+test_mac_is_hmac_sha256(void **state)
+{
+    void       *rc;
+    pthread_t   t;
+
+    (void) state;
+
+    assert_null(test_mac_thread(NULL));
+
+    /* another thread starts with no context */
+    assert_int_equal(pthread_create(&t, NULL, test_mac_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, &rc), 0);
+    assert_null(rc);
+}
+
+
 int
 main(void)
 {
@@ -219,6 +291,7 @@ main(void)
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_future),
         cmocka_unit_test(test_wrong_length),
+        cmocka_unit_test(test_mac_is_hmac_sha256),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
