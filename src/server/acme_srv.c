@@ -1961,6 +1961,9 @@ acme_srv_issue(acme_srv_ctx_t *ctx, acme_order_t *o, X509_REQ *req,
 
 
 #define ACME_SRV_CAA_MAX_AGE   (8 * 3600)   /* CA/B BR 3.2.2.8 */
+/* checked again a minute before that: the time to issuance and the
+ * rounding of acme_order_t.caa_age stay inside the 8 hours */
+#define ACME_SRV_CAA_RECHECK   (ACME_SRV_CAA_MAX_AGE - 60)
 #define ACME_SRV_CAA_WAIT      100          /* x 100 ms */
 
 
@@ -1979,7 +1982,13 @@ acme_srv_caa_fresh(acme_srv_ctx_t *ctx, acme_order_t *o)
     long long         stale, invalid;
     struct timespec   ts;
 
-    if (acme_pg_order_caa_stale(ctx->pg, o->id, ACME_SRV_CAA_MAX_AGE, &ids,
+    /* the order's read says how old its oldest check is (caa_age); when
+     * older, or not known: which authorizations are stale */
+    if (o->caa_age < ACME_SRV_CAA_RECHECK) {
+        return ACME_OK;
+    }
+
+    if (acme_pg_order_caa_stale(ctx->pg, o->id, ACME_SRV_CAA_RECHECK, &ids,
                                 &n) != ACME_OK)
     {
         return acme_srv_internal(ctx, "CAA freshness: %s",
@@ -2004,7 +2013,7 @@ acme_srv_caa_fresh(acme_srv_ctx_t *ctx, acme_order_t *o)
     ts.tv_nsec = 100 * 1000000L;
 
     for (i = 0; i < ACME_SRV_CAA_WAIT; i++) {
-        if (acme_pg_order_caa_state(ctx->pg, o->id, ACME_SRV_CAA_MAX_AGE,
+        if (acme_pg_order_caa_state(ctx->pg, o->id, ACME_SRV_CAA_RECHECK,
                                     &stale, &invalid) != ACME_OK)
         {
             return acme_srv_internal(ctx, "CAA freshness: %s",

@@ -4,6 +4,7 @@
  * PostgreSQL storage: every SQL statement of the project.
  */
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -961,6 +962,8 @@ acme_pg_text_array(const char *const *v, size_t n)
  * expires) are the caller's, so that the statements that change an order
  * can return it as it is after the change.
  */
+/* the columns of ACME_PG_ORDER_COLS, which acme_pg_order_row() reads */
+#define ACME_PG_ORDER_NCOLS  12
 #define ACME_PG_ORDER_COLS(cert, authz)                                      \
     "o.id, o.public_id, o.account_id, o.status, "                            \
     "extract(epoch from o.expires)::bigint, "                                \
@@ -1015,6 +1018,7 @@ acme_pg_order_row(PGresult *res, int b, acme_order_t *o)
     acme_pg_copy(o->cert_id, sizeof(o->cert_id), res, 0, b + 9);
 
     o->authz_unusable = PQgetvalue(res, 0, b + 11)[0] == 't';
+    o->caa_age = LLONG_MAX;
 
     rc = acme_pg_split_ids(PQgetisnull(res, 0, b + 10) ? NULL
                            : PQgetvalue(res, 0, b + 10), &o->authz_ids,
@@ -2426,6 +2430,9 @@ static const char  *acme_pg_account_with_sql[] = {
     /* ACME_PG_RES_ORDER */
     "SELECT " ACME_PG_ACCOUNT_ACC_COLS ", "
     ACME_PG_ORDER_COLS("coalesce(c.public_id, '')", ACME_PG_ORDER_AUTHZ)
+    ", (SELECT coalesce(extract(epoch from now() "
+    "- min(coalesce(x.caa_checked_at, x.created_at)))::bigint, 0) "
+    "FROM " ACME_PG_ORDER_AUTHZ " WHERE x.identifier_type = 'dns') "
     " FROM accounts acc LEFT JOIN orders o ON o.public_id = $3 "
     "LEFT JOIN certificates c ON c.id = o.certificate_id "
     "WHERE acc.ca = $1 AND acc.public_id = $2",
@@ -2485,6 +2492,13 @@ acme_pg_account_with(acme_pg_t *pg, const char *ca, const char *public_id,
 
         case ACME_PG_RES_ORDER:
             r->rc = acme_pg_order_row(res, b, &r->order);
+
+            if (r->rc == ACME_OK) {
+                r->order.caa_age = strtoll(PQgetvalue(res, 0,
+                                                      b + ACME_PG_ORDER_NCOLS),
+                                           NULL, 10);
+            }
+
             break;
 
         case ACME_PG_RES_AUTHZ:

@@ -74,6 +74,12 @@ typedef struct {
     char         cert_id[ACME_ID_LEN + 1];   /* "" until valid */
     int          authz_unusable; /* an authorization expired or not valid
                                     in a ready order (RFC 8555 7.1.6) */
+    long long    caa_age;        /* seconds since the oldest CAA check of
+                                    its dns authorizations, by the
+                                    database's clock (CA/B BR 3.2.2.8); 0
+                                    when it has none; LLONG_MAX when not
+                                    read (every reader but
+                                    acme_pg_account_with) */
 } acme_order_t;
 
 typedef struct {
