@@ -226,9 +226,17 @@ acme_jwk_ec(const json_t *jwk, EVP_PKEY **pkey, char *canonical,
     OSSL_PARAM_BLD_free(bld);
 
     if (rc == ACME_OK) {
-        /* the point must be on the curve (invalid-curve attacks) */
+        /*
+         * The point must be on the curve (invalid-curve attacks): its
+         * coordinates in the field, not the point at infinity, the curve
+         * equation (SP 800-56A rev. 3 5.6.2.3.4, partial validation).
+         * P-256, P-384 and P-521 have cofactor 1, so a point on the curve
+         * is in the prime-order group and the full check's scalar
+         * multiplication by the order (11 % of the workers' CPU in a
+         * newAccount run) proves nothing more.
+         */
         ctx = EVP_PKEY_CTX_new_from_pkey(NULL, *pkey, NULL);
-        if (ctx == NULL || EVP_PKEY_public_check(ctx) != 1) {
+        if (ctx == NULL || EVP_PKEY_public_check_quick(ctx) != 1) {
             EVP_PKEY_free(*pkey);
             *pkey = NULL;
             rc = ACME_ERROR;

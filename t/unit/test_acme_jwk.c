@@ -423,6 +423,11 @@ test_ec_rejections(void **state)
                  "\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4\"}",
                  ACME_PROB_BAD_PUBLIC_KEY);
 
+    /* x is the field prime p of P-256 (not a field element) */
+    test_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\""
+                 "_____wAAAAEAAAAAAAAAAAAAAAD_______________8"
+                 "\",\"y\":\"" TEST_EC_Y "\"}", ACME_PROB_BAD_PUBLIC_KEY);
+
     /* x and y swapped */
     test_refused("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" TEST_EC_Y
                  "\",\"y\":\"" TEST_EC_X "\"}", ACME_PROB_BAD_PUBLIC_KEY);
