@@ -56,12 +56,13 @@ int acme_redis_outage(acme_redis_t *rd);
 int acme_redis_health(acme_redis_t *rd, time_t *beat);
 
 /*
- * RFC 8555 6.5 nonce spending, one round trip: the epoch key
- * "acme:nonce:epoch" (unix time when this Redis data set began) and
- * "SET acme:nonce:<nonce> 1 NX EX ttl".  A nonce minted before the epoch
- * began cannot be proved unspent and is refused; a missing epoch (Redis
- * lost its data) is set to now.  Returns ACME_OK (spent now), ACME_CONFLICT
- * (already spent), ACME_NOT_FOUND (older than the epoch) or ACME_ERROR.
+ * RFC 8555 6.5 nonce spending, one round trip (a pipeline of two
+ * commands): "SET acme:nonce:<nonce> 1 NX EX ttl" and the epoch key
+ * "acme:nonce:epoch" (unix time when this Redis data set began).  A nonce
+ * minted before the epoch began cannot be proved unspent and is refused; a
+ * missing epoch (Redis lost its data) is set to now.  Returns ACME_OK
+ * (spent now), ACME_CONFLICT (already spent), ACME_NOT_FOUND (older than
+ * the epoch) or ACME_ERROR.
  */
 int acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
     time_t minted, int ttl, time_t now);

@@ -2,6 +2,8 @@
 and expects the problem document the RFC names, with a fresh nonce."""
 
 import json
+import subprocess
+import time
 
 import josepy as jose
 import pytest
@@ -133,6 +135,36 @@ def test_rfc8555_6_5_reused_nonce_is_bad_nonce(raw):
     assert first.status_code == 200, first.text
     again = raw.post(url, b"", key, kid=kid, nonce=nonce)
     assert_problem(again, 400, "badNonce")
+
+
+def test_rfc8555_6_5_nonce_older_than_lost_redis_data_is_bad_nonce(
+        raw, stack_env):
+    """Redis lost the spent nonces (here: only the epoch key, which marks
+    when its data set began): a nonce minted before cannot be proved
+    unspent and is badNonce; the next spend starts a new epoch, and nonces
+    minted since work."""
+    host, port = stack_env["ACME_REDIS"].rsplit(":", 1)
+    key, kid = raw.new_account()
+    old = raw.nonce()
+    time.sleep(1.1)
+    subprocess.run(["redis-cli", "-h", host, "-p", port, "DEL",
+                    "acme:nonce:epoch"], check=True, capture_output=True,
+                   timeout=30)
+    r = raw.post(kid, b"", key, kid=kid, nonce=old)
+    assert_problem(r, 400, "badNonce")
+    epoch = subprocess.run(["redis-cli", "-h", host, "-p", port, "GET",
+                            "acme:nonce:epoch"], check=True,
+                           capture_output=True, text=True,
+                           timeout=30).stdout.strip()
+    assert abs(int(epoch) - time.time()) < 30
+    ok = raw.post(kid, b"", key, kid=kid, nonce=r.headers["Replay-Nonce"])
+    assert ok.status_code == 200, ok.text
+    # the same nonce again: spent
+    again = raw.post(kid, b"", key, kid=kid,
+                     nonce=r.headers["Replay-Nonce"])
+    assert_problem(again, 400, "badNonce")
+    # nonces cached by later tests' clients are newer than the epoch
+    time.sleep(1.1)
 
 
 def test_rfc8555_6_5_missing_nonce_is_bad_nonce(raw):
