@@ -483,7 +483,8 @@ acme_redis_gcra(acme_redis_t *rd, const acme_redis_bucket_t *b, size_t n,
         return ACME_OK;
     }
 
-    if (n > 16 || acme_redis_ensure(rd) != ACME_OK) {
+    if (n > 16) {
+        snprintf(rd->err, sizeof(rd->err), "rate limit: %zu buckets", n);
         return ACME_ERROR;
     }
 
@@ -578,10 +579,6 @@ int
 acme_redis_group_create(acme_redis_t *rd)
 {
     redisReply  *r;
-
-    if (acme_redis_ensure(rd) != ACME_OK) {
-        return ACME_ERROR;
-    }
 
     /* "0": entries added before the group existed are delivered too */
     r = acme_redis_command(rd, 0, NULL, NULL, "XGROUP CREATE "
@@ -707,10 +704,6 @@ acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
     redisReply  *r;
 
     *n = 0;
-
-    if (acme_redis_ensure(rd) != ACME_OK) {
-        return ACME_ERROR;
-    }
 
     r = acme_redis_command(rd, 0, NULL, NULL, "XAUTOCLAIM "
                            ACME_REDIS_STREAM " " ACME_REDIS_GROUP
