@@ -12,10 +12,12 @@
 
 
 static int
-acme_csr_key_check(EVP_PKEY *key, unsigned key_types, acme_problem_t *p)
+acme_csr_key_check(X509_REQ *r, EVP_PKEY *key, unsigned key_types,
+    acme_problem_t *p)
 {
-    int   bits;
-    char  group[32];
+    int          bits, ptype;
+    char         group[32];
+    X509_ALGOR  *alg;
 
     switch (EVP_PKEY_get_base_id(key)) {
 
@@ -36,6 +38,24 @@ acme_csr_key_check(EVP_PKEY *key, unsigned key_types, acme_problem_t *p)
         return ACME_OK;
 
     case EVP_PKEY_EC:
+        /* RFC 5480 2.1.1: namedCurve; specifiedCurve and implicitCurve
+         * MUST NOT be used (OpenSSL names an explicit P-256 "prime256v1",
+         * and the certificate would repeat the parameters) */
+        if (!X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg,
+                                    X509_REQ_get_X509_PUBKEY(r)))
+        {
+            break;
+        }
+
+        X509_ALGOR_get0(NULL, &ptype, NULL, alg);
+
+        if (ptype != V_ASN1_OBJECT) {
+            return acme_problem_set(p, ACME_PROB_BAD_CSR,
+                                    "CSR EC key has explicit curve "
+                                    "parameters; a named curve is required "
+                                    "(RFC 5480 2.1.1)");
+        }
+
         if (!EVP_PKEY_get_utf8_string_param(key, "group", group,
                                             sizeof(group), NULL))
         {
@@ -276,7 +296,7 @@ acme_csr_check_idents(const unsigned char *der, size_t len,
         goto failed;
     }
 
-    if (acme_csr_key_check(key, key_types, p) != ACME_OK) {
+    if (acme_csr_key_check(r, key, key_types, p) != ACME_OK) {
         goto failed;
     }
 

@@ -446,20 +446,23 @@ acme_ca_san(X509 *x, const char *const *types, const char *const *names,
  * the CSR's, field by field: the same DER as X509_set_pubkey() writes, but
  * that call encodes the key through OpenSSL 3's encoders and decodes the
  * result again, a quarter of a millisecond per certificate here
- * (bench/RESULTS.md, fourth round).  Algorithm parameters other than none,
- * NULL, an OID (a named curve) or a SEQUENCE (explicit parameters, RSA-PSS)
- * take X509_set_pubkey().  1 on success, 0 on failure (out of memory).
+ * (bench/RESULTS.md, fourth round).  Only the canonical shapes are copied,
+ * whose parameters the certificate may carry as they are: rsaEncryption
+ * with NULL (RFC 3279 2.3.1), id-ecPublicKey with a named curve's OID
+ * (RFC 5480 2.1.1; OBJ_dup() re-encodes it), Ed25519 and Ed448 with none
+ * (RFC 8410 3).  Anything else the CSR parser let through (parameters
+ * absent, not DER, or junk) takes X509_set_pubkey(), which writes them
+ * afresh.  1 on success, 0 on failure (out of memory).
  */
 static int
 acme_ca_spki_copy(X509 *x, X509_REQ *req, EVP_PKEY *pub)
 {
-    int                   ptype, len;
+    int                   nid, ptype, len;
     void                 *pval;
     X509_ALGOR           *alg;
     const void           *sval;
     ASN1_OBJECT          *obj, *aobj;
     unsigned char        *enc;
-    const ASN1_OBJECT    *sobj;
     const unsigned char  *bits;
 
     if (!X509_PUBKEY_get0_param(&obj, &bits, &len, &alg,
@@ -468,46 +471,38 @@ acme_ca_spki_copy(X509 *x, X509_REQ *req, EVP_PKEY *pub)
         return 0;
     }
 
-    X509_ALGOR_get0(&sobj, &ptype, &sval, alg);
+    X509_ALGOR_get0(NULL, &ptype, &sval, alg);
+    nid = OBJ_obj2nid(obj);
 
-    switch (ptype) {
-    case V_ASN1_UNDEF:
-    case V_ASN1_NULL:
-        pval = NULL;
-        break;
-    case V_ASN1_OBJECT:
+    if (!((nid == NID_rsaEncryption && ptype == V_ASN1_NULL)
+          || (nid == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT
+              && OBJ_obj2nid(sval) != NID_undef)
+          || ((nid == NID_ED25519 || nid == NID_ED448)
+              && ptype == V_ASN1_UNDEF))
+        || len <= 0)
+    {
+        return X509_set_pubkey(x, pub);
+    }
+
+    pval = NULL;
+
+    if (ptype == V_ASN1_OBJECT) {
         pval = OBJ_dup(sval);
         if (pval == NULL) {
             return 0;
         }
-        break;
-    case V_ASN1_SEQUENCE:
-        pval = ASN1_STRING_dup(sval);
-        if (pval == NULL) {
-            return 0;
-        }
-        break;
-    default:
-        return X509_set_pubkey(x, pub);
     }
 
     aobj = OBJ_dup(obj);
-    enc = len > 0 ? OPENSSL_memdup(bits, (size_t) len) : NULL;
+    enc = OPENSSL_memdup(bits, (size_t) len);
 
     if (aobj == NULL || enc == NULL
         || !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), aobj, ptype,
                                    pval, enc, len))
     {
         ASN1_OBJECT_free(aobj);
+        ASN1_OBJECT_free(pval);
         OPENSSL_free(enc);
-
-        if (ptype == V_ASN1_OBJECT) {
-            ASN1_OBJECT_free(pval);
-
-        } else if (ptype == V_ASN1_SEQUENCE) {
-            ASN1_STRING_free(pval);
-        }
-
         return 0;
     }
 

@@ -25,6 +25,7 @@
 
 typedef struct {
     EVP_PKEY  *p256;
+    EVP_PKEY  *p256_explicit;  /* SPKI with specifiedCurve parameters */
     EVP_PKEY  *account;        /* another P-256 key */
     EVP_PKEY  *p384;
     EVP_PKEY  *p521;
@@ -385,6 +386,12 @@ test_key_types(void **state)
     test_bad(der, len, TEST_N(test_names), ACME_KEY_RSA, NULL);
     test_ok(der, len, TEST_N(test_names), ACME_KEY_P256);
     free(der);
+
+    /* RFC 5480 2.1.1: P-256 spelled out as explicit parameters */
+    der = test_csr(test_keys.p256_explicit, NULL,
+                   "DNS:example.com,DNS:www.example.com", &len);
+    test_bad(der, len, TEST_N(test_names), ACME_KEY_DEFAULT, "named curve");
+    free(der);
 }
 
 
@@ -479,17 +486,44 @@ test_too_many_names(void **state)
 }
 
 
+/* a P-256 key whose SubjectPublicKeyInfo carries the curve's explicit
+ * parameters instead of its OID */
+static EVP_PKEY *
+test_explicit_p256(void)
+{
+    EVP_PKEY      *key;
+    EVP_PKEY_CTX  *ctx;
+
+    key = NULL;
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) <= 0
+        || EVP_PKEY_CTX_set_group_name(ctx, "P-256") <= 0
+        || EVP_PKEY_CTX_set_ec_param_enc(ctx, OPENSSL_EC_EXPLICIT_CURVE) <= 0
+        || EVP_PKEY_keygen(ctx, &key) <= 0)
+    {
+        key = NULL;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+
+    return key;
+}
+
+
 static int
 test_setup(void **state)
 {
     test_keys.p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    test_keys.p256_explicit = test_explicit_p256();
     test_keys.account = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     test_keys.p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
     test_keys.p521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
     test_keys.rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t) 1024);
     test_keys.ed25519 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 
-    if (test_keys.p256 == NULL || test_keys.account == NULL
+    if (test_keys.p256 == NULL || test_keys.p256_explicit == NULL
+        || test_keys.account == NULL
         || test_keys.p384 == NULL || test_keys.p521 == NULL
         || test_keys.rsa1024 == NULL || test_keys.ed25519 == NULL)
     {
@@ -504,6 +538,7 @@ static int
 test_teardown(void **state)
 {
     EVP_PKEY_free(test_keys.p256);
+    EVP_PKEY_free(test_keys.p256_explicit);
     EVP_PKEY_free(test_keys.account);
     EVP_PKEY_free(test_keys.p384);
     EVP_PKEY_free(test_keys.p521);
