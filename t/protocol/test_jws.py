@@ -28,6 +28,30 @@ def test_rfc8555_7_2_head_new_nonce_200_get_204(raw, session):
     assert h.headers["Replay-Nonce"] != g.headers["Replay-Nonce"]
 
 
+def test_rfc8555_6_5_nonces_are_unique(raw, ca_bundle):
+    """Nonces come from per-thread buffers of random octets in every
+    worker: 2,000 from eight connections (both workers, pool threads
+    through badNonce answers) never repeat."""
+    import requests
+    seen = []
+    for i in range(8):
+        with requests.Session() as s:
+            s.verify = ca_bundle
+            s.trust_env = False
+            for _ in range(200):
+                r = s.head(raw.dir["newNonce"], timeout=10)
+                seen.append(r.headers["Replay-Nonce"])
+            for _ in range(50):
+                # minted by a pool thread with the problem document
+                r = s.post(raw.dir["newAccount"], data=b"{}", timeout=10,
+                           headers={"Content-Type":
+                                    "application/jose+json"})
+                assert r.status_code == 400, r.text
+                seen.append(r.headers["Replay-Nonce"])
+    assert len(seen) == 2000
+    assert len(set(seen)) == len(seen)
+
+
 def test_rfc8555_6_5_1_nonce_is_base64url(raw):
     n = raw.nonce()
     assert all(c.isalnum() or c in "-_" for c in n), n

@@ -49,7 +49,7 @@ def test_new_orders_per_account(limited):
         r = limited.new_order(key, kid, ["o%d.example.test" % i])
         assert r.status_code == 201, r.text
     r = limited.new_order(key, kid, ["o3.example.test"])
-    p = _limited(r, "new_orders_per_account")
+    _limited(r, "new_orders_per_account")
     assert int(r.headers["Retry-After"]) <= 30          # 2r/m: 30 s apart
 
 
@@ -64,7 +64,6 @@ def test_pending_authorizations_per_account(limited):
 def test_failed_validations_and_certificates_per_domain(limited,
                                                         http01_server):
     key, kid = limited.new_account()                    # account 3
-    thumb = jose.b64encode(key.public_key().thumbprint()).decode()
 
     # one failed validation of fail.example.test, then no more orders
     r = limited.new_order(key, kid, ["fail.example.test"])
