@@ -338,19 +338,14 @@ zone:
   - domain: bogus.test
     acl: acme_update
 EOF
-    cat > "$d/zones/example.test.zone" <<'EOF'
-$ORIGIN example.test.
-$TTL 60
-@   IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60
-@   IN NS  ns1.example.test.
-ns1 IN A   127.0.0.1
-@   IN A   127.0.0.1
+    { zone_head example.test; cat <<'EOF'
 www IN A   127.0.0.1
 *   IN A   127.0.0.1
 ; RFC 8659: the validator checks CAA for the identities in its config
 @   IN CAA 0 issue "acme.example.test"
 @   IN CAA 0 issuewild "acme.example.test"
 EOF
+    } > "$d/zones/example.test.zone"
     (umask 077
      printf 'hmac-sha256:acme-key:%s\n' "$TSIG_SECRET" > "$d/tsig.key"
      printf 'key "acme-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
@@ -363,17 +358,12 @@ dns_rfc2136_secret = $TSIG_SECRET
 dns_rfc2136_algorithm = HMAC-SHA256
 EOF
     )
-    cat > "$d/zones/dnssec.test.zone" <<'EOF'
-$ORIGIN dnssec.test.
-$TTL 60
-@   IN SOA ns1.dnssec.test. hostmaster.dnssec.test. 1 3600 600 86400 60
-@   IN NS  ns1.dnssec.test.
-ns1 IN A   127.0.0.1
-@   IN A   127.0.0.1
+    { zone_head dnssec.test; cat <<'EOF'
 *   IN A   127.0.0.1
 @   IN CAA 0 issue "acme.example.test"
 @   IN CAA 0 issuewild "acme.example.test"
 EOF
+    } > "$d/zones/dnssec.test.zone"
     up_bogus_zone "$d" || return 1
     knotc -c "$d/knot.conf" conf-check > "$d/conf-check.log" 2>&1 \
         || { stk_tail "$d/conf-check.log"; return 1; }
@@ -394,6 +384,19 @@ EOF
     } > "$d/trust-anchors"
 }
 
+# the first lines of a test zone NAME: SOA, NS, ns1 and the apex on
+# 127.0.0.1 (the records after them are the zone's own)
+zone_head() {
+    cat <<EOF
+\$ORIGIN $1.
+\$TTL 60
+@   IN SOA ns1.$1. hostmaster.$1. 1 3600 600 86400 60
+@   IN NS  ns1.$1.
+ns1 IN A   127.0.0.1
+@   IN A   127.0.0.1
+EOF
+}
+
 # bogus.test, signed with ldns-signzone and then changed without signing
 # again (RFC 4035 5.5: what a validating resolver must refuse):
 #   www.bogus.test A 127.0.0.1     signed as 127.0.0.2
@@ -408,18 +411,13 @@ up_bogus_zone() {
         zsk=$(ldns-keygen -a ECDSAP256SHA256 bogus.test)
         mv "$ksk.ds" bogus-ksk.ds
         rm -f "$zsk.ds"
-        cat > bogus.test.zone <<'EOF'
-$ORIGIN bogus.test.
-$TTL 60
-@   IN SOA ns1.bogus.test. hostmaster.bogus.test. 1 3600 600 86400 60
-@   IN NS  ns1.bogus.test.
-ns1 IN A   127.0.0.1
-@   IN A   127.0.0.1
+        { zone_head bogus.test; cat <<'EOF'
 @   IN CAA 0 issue "acme.example.test"
 www IN A   127.0.0.2
 caa IN A   127.0.0.1
 caa IN CAA 0 issue "other-ca.test"
 EOF
+        } > bogus.test.zone
         ldns-signzone -f bogus.test.signed bogus.test.zone "$zsk" "$ksk"
     ) > "$d/keys/sign.log" 2>&1 || { stk_tail "$d/keys/sign.log"; return 1; }
     sed -e '/^www\.bogus\.test\.[[:space:]].*[[:space:]]A[[:space:]]/s/127\.0\.0\.2/127.0.0.1/' \

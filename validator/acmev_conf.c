@@ -11,7 +11,9 @@
 #include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "acmev_errcode.h"
 #include "acmev_log.h"
@@ -374,69 +376,106 @@ acmev_conf_check(acmev_conf_t *conf, char *err, size_t errlen)
 }
 
 
+int
+acmev_conf_file_read(const char *path, size_t max, char **buf, size_t *len,
+    char *err, size_t errlen)
+{
+    int          fd;
+    char        *b;
+    size_t       got;
+    ssize_t      n;
+    struct stat  sb;
+
+    *buf = NULL;
+    *len = 0;
+
+    /* O_NONBLOCK: a FIFO must not stop start-up */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd == -1) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return ACMEV_EINVAL;
+    }
+
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return ACMEV_EINVAL;
+    }
+
+    if ((unsigned long long) sb.st_size > max) {
+        snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+        close(fd);
+        return ACMEV_EINVAL;
+    }
+
+    b = malloc((size_t) sb.st_size + 1);
+    if (b == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return ACMEV_ENOMEM;
+    }
+
+    got = 0;
+
+    while (got < (size_t) sb.st_size) {
+        n = read(fd, b + got, (size_t) sb.st_size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            free(b);
+            close(fd);
+            return ACMEV_EINVAL;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        got += (size_t) n;
+    }
+
+    close(fd);
+    b[got] = '\0';
+
+    *buf = b;
+    *len = got;
+
+    return ACMEV_OK;
+}
+
+
 acmev_conf_t *
 acmev_conf_load(const char *path, char *err, size_t errlen)
 {
     char          *text;
-    FILE          *f;
     size_t         len;
     acmev_conf_t  *conf;
 
-    text = NULL;
-    conf = NULL;
-
-    f = fopen(path, "r");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        goto failed;
-    }
-
-    text = malloc(ACMEV_CONF_FILE_MAX);
-    if (text == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto failed;
-    }
-
-    len = fread(text, 1, ACMEV_CONF_FILE_MAX, f);
-
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        goto failed;
-    }
-
-    if (len == ACMEV_CONF_FILE_MAX) {
-        snprintf(err, errlen, "%s: larger than %d bytes", path,
-                 ACMEV_CONF_FILE_MAX);
-        goto failed;
+    if (acmev_conf_file_read(path, ACMEV_CONF_FILE_MAX, &text, &len, err,
+                             errlen)
+        != ACMEV_OK)
+    {
+        return NULL;
     }
 
     conf = acmev_conf_new();
     if (conf == NULL) {
         snprintf(err, errlen, "out of memory");
-        goto failed;
-    }
 
-    if (acmev_conf_parse(conf, text, len, path, err, errlen) != ACMEV_OK
-        || acmev_conf_check(conf, err, errlen) != ACMEV_OK)
+    } else if (acmev_conf_parse(conf, text, len, path, err, errlen)
+               != ACMEV_OK
+               || acmev_conf_check(conf, err, errlen) != ACMEV_OK)
     {
-        goto failed;
+        acmev_conf_free(conf);
+        conf = NULL;
     }
 
-    fclose(f);
     free(text);
 
     return conf;
-
-failed:
-
-    if (f != NULL) {
-        fclose(f);
-    }
-
-    free(text);
-    acmev_conf_free(conf);
-
-    return NULL;
 }
 
 

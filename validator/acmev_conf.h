@@ -92,6 +92,16 @@ int acmev_conf_parse(acmev_conf_t *conf, const char *text, size_t len,
 int acmev_conf_check(acmev_conf_t *conf, char *err, size_t errlen);
 
 /*
+ * acmev_conf_file_read(): the file at path, which must be a regular file
+ * (opened without blocking, so that a FIFO cannot stop start-up or a
+ * reload) of at most max bytes, read whole into *buf (malloc'ed, NUL
+ * added; caller frees) of *len bytes.  ACMEV_OK; ACMEV_EINVAL with err
+ * ("path: reason"); ACMEV_ENOMEM.
+ */
+int acmev_conf_file_read(const char *path, size_t max, char **buf,
+    size_t *len, char *err, size_t errlen);
+
+/*
  * acmev_conf_load(): acmev_conf_new() + the file at path + check.  Returns
  * a new configuration (caller frees) or NULL with err filled.
  */

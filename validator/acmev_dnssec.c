@@ -3,7 +3,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,7 +10,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <unbound.h>
 #include <ldns/ldns.h>
 
@@ -61,8 +59,6 @@ static struct ub_ctx *acmev_dnssec_ctx_get(const acmev_conf_t *conf,
 static void acmev_dnssec_ctx_drop(size_t i);
 static void acmev_dnssec_key_init(void);
 static void acmev_dnssec_tls_free(void *arg);
-static int acmev_dnssec_read(const char *path, char **buf, size_t *len,
-    char *err, size_t errlen);
 static int acmev_dnssec_anchor_ok(const ldns_rr *rr, const char *path,
     char *err, size_t errlen);
 static int acmev_dnssec_in(int v, const int *set, size_t n);
@@ -166,7 +162,8 @@ acmev_dnssec_anchor_load(acmev_conf_t *conf, char *err, size_t errlen)
     n = 0;
     ctx = NULL;
 
-    rc = acmev_dnssec_read(path, &buf, &len, err, errlen);
+    rc = acmev_conf_file_read(path, ACMEV_DNSSEC_ANCHOR_FILE_MAX, &buf, &len,
+                              err, errlen);
     if (rc != ACMEV_OK) {
         return rc;
     }
@@ -621,79 +618,6 @@ acmev_dnssec_ctx(const acmev_conf_t *conf, const acmev_ns_t *ns, char *why,
     }
 
     return ctx;
-}
-
-
-/* the file at path, a regular file of a sane size, read whole */
-static int
-acmev_dnssec_read(const char *path, char **buf, size_t *len, char *err,
-    size_t errlen)
-{
-    int          fd;
-    char        *b;
-    size_t       got;
-    ssize_t      n;
-    struct stat  sb;
-
-    *buf = NULL;
-    *len = 0;
-
-    /* O_NONBLOCK: a FIFO must not stop start-up */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd == -1) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return ACMEV_EINVAL;
-    }
-
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        close(fd);
-        return ACMEV_EINVAL;
-    }
-
-    if (sb.st_size > ACMEV_DNSSEC_ANCHOR_FILE_MAX) {
-        snprintf(err, errlen, "%s: larger than %d bytes", path,
-                 ACMEV_DNSSEC_ANCHOR_FILE_MAX);
-        close(fd);
-        return ACMEV_EINVAL;
-    }
-
-    b = malloc((size_t) sb.st_size + 1);
-    if (b == NULL) {
-        close(fd);
-        snprintf(err, errlen, "out of memory");
-        return ACMEV_ENOMEM;
-    }
-
-    got = 0;
-
-    while (got < (size_t) sb.st_size) {
-        n = read(fd, b + got, (size_t) sb.st_size - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-
-        if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            free(b);
-            close(fd);
-            return ACMEV_EINVAL;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        got += (size_t) n;
-    }
-
-    close(fd);
-    b[got] = '\0';
-
-    *buf = b;
-    *len = got;
-
-    return ACMEV_OK;
 }
 
 

@@ -9,7 +9,6 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/params.h>
 #include "acme_base64url.h"
 #include "acme_nonce.h"
@@ -61,8 +60,8 @@ acme_nonce_init(void)
 }
 
 
-/* this thread's context, keyed with key; NULL when anything failed (the
- * caller falls back to one-shot HMAC()) */
+/* this thread's context, keyed with key; NULL when anything failed (out
+ * of memory, no HMAC in the provider) */
 static EVP_MAC_CTX *
 acme_nonce_ctx(const unsigned char *key)
 {
@@ -116,32 +115,24 @@ static int
 acme_nonce_mac(const unsigned char *key, const unsigned char *msg,
     unsigned char *mac)
 {
+    int            rc;
     size_t         len;
-    unsigned int   n;
     EVP_MAC_CTX   *ctx;
     unsigned char  md[EVP_MAX_MD_SIZE];
 
     ctx = acme_nonce_ctx(key);
 
-    if (ctx != NULL) {
-        if (!EVP_MAC_update(ctx, msg, 16)
-            || !EVP_MAC_final(ctx, md, &len, sizeof(md))
-            || len < ACME_NONCE_MAC_LEN)
-        {
-            OPENSSL_cleanse(md, sizeof(md));
-            return ACME_ERROR;
-        }
+    rc = (ctx != NULL && EVP_MAC_update(ctx, msg, 16)
+          && EVP_MAC_final(ctx, md, &len, sizeof(md))
+          && len >= ACME_NONCE_MAC_LEN) ? ACME_OK : ACME_ERROR;
 
-    } else if (HMAC(EVP_sha256(), key, ACME_NONCE_KEY_LEN, msg, 16, md, &n)
-               == NULL)
-    {
-        return ACME_ERROR;
+    if (rc == ACME_OK) {
+        memcpy(mac, md, ACME_NONCE_MAC_LEN);
     }
 
-    memcpy(mac, md, ACME_NONCE_MAC_LEN);
     OPENSSL_cleanse(md, sizeof(md));
 
-    return ACME_OK;
+    return rc;
 }
 
 

@@ -162,16 +162,18 @@ acme_redis_ensure(acme_redis_t *rd)
 
 
 /*
- * One command, sent again once on a new connection when the old one turns
+ * One round trip: the formatted commands cmds[0..n-1] (n > 1: a pipeline)
+ * are sent, and sent again once on a new connection when the old one turns
  * out to be dead (Redis restarted while it sat idle in a pool thread).
- * NULL with rd->err set when there is no reply.
+ * Returns the first reply, the caller reads the others with
+ * acme_redis_next(); NULL when there is none (check it with
+ * acme_redis_check(), which drops a broken connection).
  */
 static redisReply *
-acme_redis_command(acme_redis_t *rd, int argc, const char **argv,
-    const size_t *lens, const char *fmt, ...)
+acme_redis_roundtrip(acme_redis_t *rd, char *const *cmds, const int *lens,
+    int n)
 {
-    int          tries;
-    va_list      args;
+    int          i, tries;
     redisReply  *r;
 
     for (tries = 0; tries < 2; tries++) {
@@ -179,19 +181,22 @@ acme_redis_command(acme_redis_t *rd, int argc, const char **argv,
             return NULL;
         }
 
-        if (fmt) {
-            va_start(args, fmt);
-            r = redisvCommand(rd->ctx, fmt, args);
-            va_end(args);
-
-        } else {
-            r = redisCommandArgv(rd->ctx, argc, argv, lens);
+        for (i = 0; i < n; i++) {
+            if (redisAppendFormattedCommand(rd->ctx, cmds[i], (size_t) lens[i])
+                != REDIS_OK)
+            {
+                return NULL;
+            }
         }
 
-        if (r != NULL
-            || (rd->ctx->err != REDIS_ERR_EOF && rd->ctx->err != REDIS_ERR_IO))
-        {
+        r = NULL;
+
+        if (redisGetReply(rd->ctx, (void **) &r) == REDIS_OK && r != NULL) {
             return r;
+        }
+
+        if (rd->ctx->err != REDIS_ERR_EOF && rd->ctx->err != REDIS_ERR_IO) {
+            return NULL;
         }
 
         snprintf(rd->err, sizeof(rd->err), "%s", rd->ctx->errstr);
@@ -200,6 +205,40 @@ acme_redis_command(acme_redis_t *rd, int argc, const char **argv,
     }
 
     return NULL;
+}
+
+
+/* one command (printf-like fmt, or argc/argv/lens when fmt is NULL) in
+ * one acme_redis_roundtrip(): its reply or NULL */
+static redisReply *
+acme_redis_command(acme_redis_t *rd, int argc, const char **argv,
+    const size_t *lens, const char *fmt, ...)
+{
+    int          len;
+    char        *cmd;
+    va_list      args;
+    redisReply  *r;
+
+    cmd = NULL;
+
+    if (fmt) {
+        va_start(args, fmt);
+        len = redisvFormatCommand(&cmd, fmt, args);
+        va_end(args);
+
+    } else {
+        len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    }
+
+    if (len < 0) {
+        snprintf(rd->err, sizeof(rd->err), "out of memory");
+        return NULL;
+    }
+
+    r = acme_redis_roundtrip(rd, &cmd, &len, 1);
+    redisFreeCommand(cmd);
+
+    return r;
 }
 
 
@@ -233,7 +272,7 @@ acme_redis_check(acme_redis_t *rd, redisReply *r, const char *what)
 
 
 /*
- * The next reply of a pipeline (redisAppendCommand), checked by
+ * The next reply of a pipeline (acme_redis_roundtrip()), checked by
  * acme_redis_check(): the reply (the caller frees it) or NULL with
  * rd->err set.  After NULL, rd->ctx is NULL when the connection is gone;
  * otherwise the reply was an error and the connection is still in step.
@@ -258,63 +297,95 @@ acme_redis_next(acme_redis_t *rd, const char *what)
 }
 
 
-/*
- * Reads and drops the next n replies of a pipeline.  An error reply does
- * not stop it, so that the connection stays in step with the commands
- * sent.  Returns ACME_OK when every reply came and none was an error,
- * ACME_ERROR otherwise (rd->err says why).
- */
-static int
-acme_redis_drain(acme_redis_t *rd, int n, const char *what)
+/* a command formatted for acme_redis_pair(): s is NULL when out of
+ * memory */
+typedef struct {
+    char  *s;
+    int    len;
+} acme_redis_cmd_t;
+
+
+static acme_redis_cmd_t
+acme_redis_fmt(const char *fmt, ...)
 {
-    int          i, rc;
-    redisReply  *r;
+    va_list           args;
+    acme_redis_cmd_t  c;
 
-    rc = ACME_OK;
+    c.s = NULL;
 
-    for (i = 0; i < n; i++) {
-        r = acme_redis_next(rd, what);
-        if (r == NULL) {
-            if (rd->ctx == NULL) {
-                return ACME_ERROR;
-            }
+    va_start(args, fmt);
+    c.len = redisvFormatCommand(&c.s, fmt, args);
+    va_end(args);
 
-            rc = ACME_ERROR;
-            continue;
-        }
-
-        freeReplyObject(r);
+    if (c.len < 0) {
+        c.s = NULL;
     }
 
-    return rc;
+    return c;
+}
+
+
+/*
+ * Two commands (from acme_redis_fmt(), freed here) in one
+ * acme_redis_roundtrip(): *first and *second get their replies (the caller
+ * frees them), or ACME_ERROR with rd->err set and the connection still in
+ * step (or dropped).
+ */
+static int
+acme_redis_pair(acme_redis_t *rd, const char *what, acme_redis_cmd_t c1,
+    acme_redis_cmd_t c2, redisReply **first, redisReply **second)
+{
+    int    lens[2];
+    char  *cmds[2];
+
+    *first = NULL;
+    *second = NULL;
+
+    if (c1.s == NULL || c2.s == NULL) {
+        snprintf(rd->err, sizeof(rd->err), "%s: out of memory", what);
+
+    } else {
+        cmds[0] = c1.s;
+        cmds[1] = c2.s;
+        lens[0] = c1.len;
+        lens[1] = c2.len;
+
+        *first = acme_redis_check(rd, acme_redis_roundtrip(rd, cmds, lens, 2),
+                                  what);
+
+        /* the second reply is due whatever the first one was */
+        if (rd->ctx != NULL) {
+            *second = acme_redis_next(rd, what);
+        }
+    }
+
+    redisFreeCommand(c1.s);
+    redisFreeCommand(c2.s);
+
+    if (*first == NULL || *second == NULL) {
+        freeReplyObject(*first);
+        freeReplyObject(*second);
+        *first = NULL;
+        *second = NULL;
+        return ACME_ERROR;
+    }
+
+    return ACME_OK;
 }
 
 
 int
 acme_redis_health(acme_redis_t *rd, time_t *beat)
 {
-    redisReply  *r;
+    redisReply  *ping, *r;
 
     *beat = 0;
 
-    if (acme_redis_ensure(rd) != ACME_OK) {
-        return ACME_ERROR;
-    }
-
-    redisAppendCommand(rd->ctx, "PING");
-    redisAppendCommand(rd->ctx, "GET acme:validator:heartbeat");
-
-    if (acme_redis_drain(rd, 1, "health") != ACME_OK) {
-        if (rd->ctx != NULL) {
-            /* keep the connection in step: the GET reply is still due */
-            (void) acme_redis_drain(rd, 1, "health");
-        }
-
-        return ACME_ERROR;
-    }
-
-    r = acme_redis_next(rd, "health");
-    if (r == NULL) {
+    if (acme_redis_pair(rd, "health", acme_redis_fmt("PING"),
+                        acme_redis_fmt("GET acme:validator:heartbeat"),
+                        &ping, &r)
+        != ACME_OK)
+    {
         return ACME_ERROR;
     }
 
@@ -322,72 +393,8 @@ acme_redis_health(acme_redis_t *rd, time_t *beat)
         *beat = (time_t) strtoll(r->str, NULL, 10);
     }
 
+    freeReplyObject(ping);
     freeReplyObject(r);
-
-    return ACME_OK;
-}
-
-
-/*
- * SET key 1 NX EX ttl and GET acme:nonce:epoch in one pipeline, sent
- * again once on a new connection when the old one turns out to be dead
- * (as acme_redis_command()).  ACME_OK with both replies (the caller frees
- * them) or ACME_ERROR with rd->err set; the connection stays in step.
- */
-static int
-acme_redis_spend_send(acme_redis_t *rd, const char *key, int ttl,
-    redisReply **set, redisReply **epoch)
-{
-    int  tries;
-
-    *set = NULL;
-    *epoch = NULL;
-
-    for (tries = 0; tries < 2; tries++) {
-        if (acme_redis_ensure(rd) != ACME_OK) {
-            return ACME_ERROR;
-        }
-
-        if (redisAppendCommand(rd->ctx, "SET %s 1 NX EX %d", key, ttl)
-            != REDIS_OK
-            || redisAppendCommand(rd->ctx, "GET acme:nonce:epoch")
-               != REDIS_OK)
-        {
-            (void) acme_redis_check(rd, NULL, "nonce spend");
-            return ACME_ERROR;
-        }
-
-        if (redisGetReply(rd->ctx, (void **) set) == REDIS_OK && *set) {
-            break;
-        }
-
-        *set = NULL;
-
-        if (tries == 1
-            || (rd->ctx->err != REDIS_ERR_EOF && rd->ctx->err != REDIS_ERR_IO))
-        {
-            (void) acme_redis_check(rd, NULL, "nonce spend");
-            return ACME_ERROR;
-        }
-
-        redisFree(rd->ctx);
-        rd->ctx = NULL;
-    }
-
-    *epoch = acme_redis_next(rd, "nonce spend");
-
-    if (*epoch == NULL || (*set)->type == REDIS_REPLY_ERROR) {
-        if ((*set)->type == REDIS_REPLY_ERROR) {
-            snprintf(rd->err, sizeof(rd->err), "nonce spend: %s",
-                     (*set)->str);
-        }
-
-        freeReplyObject(*set);
-        freeReplyObject(*epoch);
-        *set = NULL;
-        *epoch = NULL;
-        return ACME_ERROR;
-    }
 
     return ACME_OK;
 }
@@ -409,7 +416,6 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
     time_t minted, int ttl, time_t now)
 {
     int          fresh;
-    char         key[128];
     long long    epoch;
     redisReply  *set, *r;
 
@@ -417,9 +423,12 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
         return ACME_ERROR;
     }
 
-    snprintf(key, sizeof(key), "acme:nonce:%.*s", (int) len, nonce);
-
-    if (acme_redis_spend_send(rd, key, ttl, &set, &r) != ACME_OK) {
+    if (acme_redis_pair(rd, "nonce spend",
+                        acme_redis_fmt("SET acme:nonce:%b 1 NX EX %d", nonce,
+                                       len, ttl),
+                        acme_redis_fmt("GET acme:nonce:epoch"), &set, &r)
+        != ACME_OK)
+    {
         return ACME_ERROR;
     }
 
@@ -430,26 +439,21 @@ acme_redis_nonce_spend(acme_redis_t *rd, const char *nonce, size_t len,
         /*
          * No epoch: Redis lost its data set (or never had one), and with
          * it the nonces spent so far.  This one begins now unless another
-         * thread's began first; the nonce's key set above is harmless,
-         * as a nonce older than the epoch is refused below anyway.
+         * thread's began first; the nonce's key set above is harmless, as
+         * a nonce older than the epoch is refused below anyway.
          */
         freeReplyObject(r);
 
-        r = acme_redis_command(rd, 0, NULL, NULL,
-                               "SET acme:nonce:epoch %lld NX",
-                               (long long) now);
-        r = acme_redis_check(rd, r, "nonce epoch");
-        if (r == NULL) {
+        if (acme_redis_pair(rd, "nonce epoch",
+                            acme_redis_fmt("SET acme:nonce:epoch %lld NX",
+                                           (long long) now),
+                            acme_redis_fmt("GET acme:nonce:epoch"), &set, &r)
+            != ACME_OK)
+        {
             return ACME_ERROR;
         }
 
-        freeReplyObject(r);
-
-        r = acme_redis_command(rd, 0, NULL, NULL, "GET acme:nonce:epoch");
-        r = acme_redis_check(rd, r, "nonce epoch");
-        if (r == NULL) {
-            return ACME_ERROR;
-        }
+        freeReplyObject(set);
 
         if (r->type != REDIS_REPLY_STRING) {
             snprintf(rd->err, sizeof(rd->err), "nonce epoch: not set");
@@ -737,15 +741,23 @@ acme_redis_job_claim(acme_redis_t *rd, const char *consumer, int min_idle_ms,
 int
 acme_redis_job_ack(acme_redis_t *rd, const char *entry_id)
 {
-    if (acme_redis_ensure(rd) != ACME_OK) {
+    redisReply  *ack, *del;
+
+    if (acme_redis_pair(rd, "XACK",
+                        acme_redis_fmt("XACK " ACME_REDIS_STREAM " "
+                                       ACME_REDIS_GROUP " %s", entry_id),
+                        acme_redis_fmt("XDEL " ACME_REDIS_STREAM " %s",
+                                       entry_id),
+                        &ack, &del)
+        != ACME_OK)
+    {
         return ACME_ERROR;
     }
 
-    redisAppendCommand(rd->ctx, "XACK " ACME_REDIS_STREAM " "
-                       ACME_REDIS_GROUP " %s", entry_id);
-    redisAppendCommand(rd->ctx, "XDEL " ACME_REDIS_STREAM " %s", entry_id);
+    freeReplyObject(ack);
+    freeReplyObject(del);
 
-    return acme_redis_drain(rd, 2, "XACK");
+    return ACME_OK;
 }
 
 
@@ -753,7 +765,8 @@ int
 acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
     int ttl)
 {
-    size_t  len;
+    size_t       len;
+    redisReply  *all, *one;
 
     len = strlen(consumer);
 
@@ -762,14 +775,20 @@ acme_redis_heartbeat(acme_redis_t *rd, const char *consumer, time_t now,
         return ACME_ERROR;
     }
 
-    if (acme_redis_ensure(rd) != ACME_OK) {
+    if (acme_redis_pair(rd, "heartbeat",
+                        acme_redis_fmt("SET acme:validator:heartbeat %lld "
+                                       "EX %d", (long long) now, ttl),
+                        acme_redis_fmt("SET acme:validator:heartbeat:%b "
+                                       "%lld EX %d", consumer, len,
+                                       (long long) now, ttl),
+                        &all, &one)
+        != ACME_OK)
+    {
         return ACME_ERROR;
     }
 
-    redisAppendCommand(rd->ctx, "SET acme:validator:heartbeat %lld EX %d",
-                       (long long) now, ttl);
-    redisAppendCommand(rd->ctx, "SET acme:validator:heartbeat:%b %lld EX %d",
-                       consumer, len, (long long) now, ttl);
+    freeReplyObject(all);
+    freeReplyObject(one);
 
-    return acme_redis_drain(rd, 2, "heartbeat");
+    return ACME_OK;
 }

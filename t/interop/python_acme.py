@@ -19,14 +19,12 @@ Prints "ok - ..." / "not ok - ..." lines and, last,
 """
 
 import datetime
-import http.server
 import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import traceback
 
 import josepy as jose
@@ -34,6 +32,11 @@ from acme import challenges, client, crypto_util, errors, messages
 from acme import jws as acme_jws
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+# the tests' http-01 responder (t/protocol/acmehelp.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "protocol"))
+from acmehelp import Http01Server  # noqa: E402
 
 PASSED = 0
 FAILED = 0
@@ -135,40 +138,9 @@ def rsa_key():
     return jose.JWKRSA(key=rsa.generate_private_key(65537, 2048))
 
 
-# --- http-01 responder ------------------------------------------------------
-
+# the key authorizations that the http-01 responder (acmehelp.Http01Server)
+# answers, by token
 TOKENS = {}
-FETCHED = []
-
-
-class Http01Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        prefix = "/.well-known/acme-challenge/"
-        body = None
-        if self.path.startswith(prefix):
-            body = TOKENS.get(self.path[len(prefix):])
-        FETCHED.append((self.path, body is not None))
-        if body is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        data = body.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, fmt, *args):
-        logging.getLogger("http01").debug(fmt, *args)
-
-
-def start_http01(port):
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Http01Handler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    return srv
 
 
 # --- the client -------------------------------------------------------------
@@ -299,12 +271,8 @@ def main():
     port = int(env["HTTP01PORT"])
     print("# stack env %s, log %s" % (envpath, LOG))
 
-    srv = start_http01(port)
-    try:
+    with Http01Server(port, TOKENS):
         run(env, port)
-    finally:
-        srv.shutdown()
-        srv.server_close()
 
 
 def run(env, port):
